@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Reads, writes, objects, atomics and translation by guest-physical address. */
+#include <limits.h>
+
+#include <vmmem/access.h>
+
+#include "copy.h"
+#include "error.h"
+#include "memory.h"
+#include "walk.h"
+
+int
+vmm_err_stop(int why, uint64_t gpa)
+{
+	if (why == VMMEM_E_READ_ONLY)
+		return vmm_err(VMMEM_E_READ_ONLY, "guest address 0x%llx is in a read-only region",
+			       (unsigned long long)gpa);
+	return vmm_err_unmapped(gpa);
+}
+
+int
+vmm_err_wraps(uint64_t gpa, uint64_t len)
+{
+	return vmm_err(-EOVERFLOW, "guest range 0x%llx + 0x%llx passes 2^64",
+		       (unsigned long long)gpa, (unsigned long long)len);
+}
+
+/*
+ * Copy between @buf and guest [gpa, gpa + len) until done or a hole / read-only region.
+ * Returns bytes copied; *why is 0 or the code of what stopped it (at gpa + returned count).
+ */
+static size_t transfer(const struct vmmem_memory *m, uint64_t gpa, uint8_t *buf, size_t len,
+		       bool to_guest, int *why)
+{
+	struct vmm_walk w;
+	size_t done = 0;
+
+	*why = 0;
+	vmm_walk_init(&w, m, gpa, len, to_guest);
+	while (w.left) {
+		uint8_t *host;
+		uint64_t n;
+
+		*why = vmm_walk_next(&w, &host, &n, NULL);
+		if (*why)
+			break;
+		if (to_guest)
+			vmm_copy(host, buf + done, n);
+		else
+			vmm_copy(buf + done, host, n);
+		done += n;
+	}
+	return done;
+}
+
+/* Shared argument checks of the byte-transfer calls; 1 means "nothing to do". */
+static int check_transfer(const struct vmmem_memory *m, uint64_t gpa, const void *buf,
+			  size_t len)
+{
+	VMM_CHECK_ARG(m);
+	if (len == 0)
+		return 1;
+	VMM_CHECK_ARG(buf);
+	VMM_CHECK_ARG(len <= SSIZE_MAX);
+	if (vmm_range_wraps(gpa, len))
+		return vmm_err_wraps(gpa, len);
+	return 0;
+}
+
+static ssize_t transfer_some(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len,
+			     bool to_guest)
+{
+	int rc = check_transfer(m, gpa, buf, len), why;
+	size_t done;
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	done = transfer(m, gpa, buf, len, to_guest, &why);
+	if (done == 0)
+		return vmm_err_stop(why, gpa);
+	return (ssize_t)done;
+}
+
+static int transfer_exact(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len,
+			  bool to_guest, size_t *done_out)
+{
+	int rc = check_transfer(m, gpa, buf, len), why;
+	size_t done = 0;
+
+	if (rc == 0) {
+		done = transfer(m, gpa, buf, len, to_guest, &why);
+		if (done == 0)
+			rc = vmm_err_stop(why, gpa);
+		else if (done < len)
+			rc = vmm_err(VMMEM_E_PARTIAL,
+				     "%s of 0x%zx bytes at 0x%llx stopped after 0x%zx bytes: %s",
+				     to_guest ? "write" : "read", len, (unsigned long long)gpa,
+				     done, vmmem_strerror(why));
+	}
+	if (done_out)
+		*done_out = done;
+	return rc < 0 ? rc : 0;
+}
+
+ssize_t
+vmmem_memory_read(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len)
+{
+	return transfer_some(m, gpa, buf, len, false);
+}
+
+ssize_t
+vmmem_memory_write(const struct vmmem_memory *m, uint64_t gpa, const void *buf, size_t len)
+{
+	/* transfer() only reads from buf when writing to the guest. */
+	return transfer_some(m, gpa, (void *)(uintptr_t)buf, len, true);
+}
+
+int
+vmmem_memory_read_exact(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len,
+			size_t *done)
+{
+	return transfer_exact(m, gpa, buf, len, false, done);
+}
+
+int
+vmmem_memory_write_exact(const struct vmmem_memory *m, uint64_t gpa, const void *buf,
+			 size_t len, size_t *done)
+{
+	return transfer_exact(m, gpa, (void *)(uintptr_t)buf, len, true, done);
+}
+
+/* vmmem_memory_read_obj -- the one-region case inline, everything else via read_exact */
+int
+vmmem_memory_read_obj(const struct vmmem_memory *m, uint64_t gpa, void *obj, size_t size)
+{
+	if (likely(m && obj)) {
+		long i = vmm_lookup_index(m, gpa);
+
+		/* size - 1 wraps for size 0, which then takes the general path. */
+		if (likely(i >= 0 && size - 1 <= m->slots[i].last - gpa)) {
+			const struct vmm_slot *s = &m->slots[i];
+
+			vmm_copy(obj, s->host + (gpa - s->gpa), size);
+			return 0;
+		}
+	}
+	return transfer_exact(m, gpa, obj, size, false, NULL);
+}
+
+int
+vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *obj, size_t size)
+{
+	if (likely(m && obj)) {
+		long i = vmm_lookup_index(m, gpa);
+
+		if (likely(i >= 0 && size - 1 <= m->slots[i].last - gpa &&
+			   !vmm_slot_read_only(&m->slots[i]))) {
+			const struct vmm_slot *s = &m->slots[i];
+
+			vmm_copy(s->host + (gpa - s->gpa), obj, size);
+			return 0;
+		}
+	}
+	return transfer_exact(m, gpa, (void *)(uintptr_t)obj, size, true, NULL);
+}
+
+/* Host address of a naturally aligned @size-byte value at @gpa, or an error. Bounds are
+ * checked before alignment, as vm-memory does. */
+static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned int size,
+			 bool store, uint8_t **host)
+{
+	const struct vmm_slot *s = vmm_lookup(m, gpa);
+	uint8_t *p;
+
+	if (unlikely(!s))
+		return vmm_err_unmapped(gpa);
+	if (unlikely(store && vmm_slot_read_only(s)))
+		return vmm_err_stop(VMMEM_E_READ_ONLY, gpa);
+	if (unlikely(size - 1 > s->last - gpa))
+		return vmm_err(VMMEM_E_CROSSES_REGION,
+			       "%u-byte access at 0x%llx runs past its region's end 0x%llx", size,
+			       (unsigned long long)gpa, (unsigned long long)s->last);
+	p = s->host + (gpa - s->gpa);
+	if (unlikely((uintptr_t)p & (size - 1)))
+		return vmm_err(VMMEM_E_MISALIGNED,
+			       "%u-byte atomic access at 0x%llx (host %p) is not aligned", size,
+			       (unsigned long long)gpa, (void *)p);
+	*host = p;
+	return 0;
+}
+
+#define DEFINE_MEMORY_ATOMIC(bits)                                                        \
+	int vmmem_memory_load_u##bits(const struct vmmem_memory *m, uint64_t gpa, int order, \
+				      uint##bits##_t *out)                                \
+	{                                                                                 \
+		uint8_t *p = NULL;                                                        \
+		int rc;                                                                   \
+                                                                                          \
+		VMM_CHECK_ARG(m);                                                         \
+		VMM_CHECK_ARG(out);                                                       \
+		VMM_CHECK_ARG(vmm_load_order_ok(order));                                  \
+		rc = atomic_target(m, gpa, bits / 8, false, &p);                          \
+		if (rc)                                                                   \
+			return rc;                                                        \
+		*out = vmm_atomic_load##bits(p, order);                                   \
+		return 0;                                                                 \
+	}                                                                                 \
+	int vmmem_memory_store_u##bits(const struct vmmem_memory *m, uint64_t gpa,        \
+				       uint##bits##_t val, int order)                     \
+	{                                                                                 \
+		uint8_t *p = NULL;                                                        \
+		int rc;                                                                   \
+                                                                                          \
+		VMM_CHECK_ARG(m);                                                         \
+		VMM_CHECK_ARG(vmm_store_order_ok(order));                                 \
+		rc = atomic_target(m, gpa, bits / 8, true, &p);                           \
+		if (rc)                                                                   \
+			return rc;                                                        \
+		vmm_atomic_store##bits(p, val, order);                                    \
+		return 0;                                                                 \
+	}
+
+DEFINE_MEMORY_ATOMIC(8)
+DEFINE_MEMORY_ATOMIC(16)
+DEFINE_MEMORY_ATOMIC(32)
+DEFINE_MEMORY_ATOMIC(64)
+
+int
+vmmem_memory_translate(const struct vmmem_memory *m, uint64_t gpa, unsigned int access,
+		       void **host, uint64_t *contiguous)
+{
+	const struct vmm_slot *s;
+
+	VMM_CHECK_ARG(host);
+	*host = NULL;
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW);
+	s = vmm_lookup(m, gpa);
+	if (unlikely(!s))
+		return vmm_err_unmapped(gpa);
+	if (unlikely((access & VMMEM_ACCESS_WRITE) && vmm_slot_read_only(s)))
+		return vmm_err_stop(VMMEM_E_READ_ONLY, gpa);
+	*host = s->host + (gpa - s->gpa);
+	if (contiguous)
+		*contiguous = s->last - gpa + 1;
+	return 0;
+}

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Error codes: descriptions and the per-thread detail message. */
+#define _GNU_SOURCE
+#include "error.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static __thread char last_message[512];
+
+int
+vmm_err(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_message, sizeof(last_message), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+const char *
+vmmem_errormsg(void)
+{
+	return last_message;
+}
+
+static const char *library_error_text(int err)
+{
+	switch (err) {
+	case VMMEM_E_UNMAPPED:
+		return "guest address is not backed by any region";
+	case VMMEM_E_PARTIAL:
+		return "transfer stopped short of the requested length";
+	case VMMEM_E_NO_REGIONS:
+		return "guest memory needs at least one region";
+	case VMMEM_E_OVERLAP:
+		return "guest memory regions overlap";
+	case VMMEM_E_ZERO_SIZE:
+		return "region size is zero";
+	case VMMEM_E_CROSSES_REGION:
+		return "range runs past the end of its region";
+	case VMMEM_E_MISALIGNED:
+		return "address is not suitably aligned";
+	case VMMEM_E_READ_ONLY:
+		return "write to read-only guest memory";
+	case VMMEM_E_OUT_OF_BOUNDS:
+		return "offset or length is outside the view";
+	case VMMEM_E_NO_SUCH_REGION:
+		return "no region with that start and size";
+	default:
+		return NULL;
+	}
+}
+
+/* vmmem_strerror -- static text for library codes and errno values alike */
+const char *
+vmmem_strerror(int err)
+{
+	const char *text;
+
+	if (err == 0)
+		return "success";
+	if (err == INT_MIN)
+		return "unknown error";
+	if (err > 0)
+		err = -err;
+	text = library_error_text(err);
+	if (text)
+		return text;
+	/* strerrordesc_np returns static text (unlike strerror) or NULL when unknown. */
+	text = strerrordesc_np(-err);
+	return text ? text : "unknown error";
+}

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Guest memory: building the sorted region set and its index, lookup, copy-on-write edits. */
+#include "memory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* More buckets than this would cost more memory than the regions themselves are worth. */
+#define MAX_BUCKETS (UINT64_C(1) << 22)
+/* Indices are 32-bit. */
+#define MAX_REGIONS (UINT64_C(1) << 31)
+
+int
+vmm_err_unmapped(uint64_t gpa)
+{
+	return vmm_err(VMMEM_E_UNMAPPED, "guest address 0x%llx is not in any region",
+		       (unsigned long long)gpa);
+}
+
+static int compare_region_gpa(const void *a, const void *b)
+{
+	const struct vmmem_region *ra = *(struct vmmem_region *const *)a;
+	const struct vmmem_region *rb = *(struct vmmem_region *const *)b;
+
+	return (ra->gpa > rb->gpa) - (ra->gpa < rb->gpa);
+}
+
+/* Sort @regions in place by gpa and refuse any overlap between neighbours. */
+static int sort_and_check(struct vmmem_region **regions, size_t count)
+{
+	qsort(regions, count, sizeof(*regions), compare_region_gpa);
+	for (size_t i = 1; i < count; i++) {
+		const struct vmmem_region *a = regions[i - 1], *b = regions[i];
+
+		if (vmm_region_last(a) >= b->gpa)
+			return vmm_err(VMMEM_E_OVERLAP,
+				       "regions [0x%llx, 0x%llx] and [0x%llx, 0x%llx] overlap",
+				       (unsigned long long)a->gpa,
+				       (unsigned long long)vmm_region_last(a),
+				       (unsigned long long)b->gpa,
+				       (unsigned long long)vmm_region_last(b));
+	}
+	return 0;
+}
+
+/* Smallest bucket shift giving at most about two buckets per region. */
+static uint32_t choose_shift(uint64_t span, size_t count)
+{
+	uint64_t target = 2;
+	uint32_t shift = 0;
+
+	while (target < 2 * (uint64_t)count && target < MAX_BUCKETS)
+		target <<= 1;
+	/* (span >> 63) <= 1 < target, so this stops by 63: never an undefined shift. */
+	while ((span >> shift) >= target)
+		shift++;
+	return shift;
+}
+
+/* Build a memory over @count sorted, non-overlapping regions, taking a reference on each. */
+static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *sorted,
+			size_t count)
+{
+	uint64_t base = sorted[0]->gpa;
+	uint64_t last_addr = vmm_region_last(sorted[count - 1]);
+	uint32_t shift = choose_shift(last_addr - base, count);
+	uint64_t nbuckets = ((last_addr - base) >> shift) + 1;
+	struct vmmem_memory *m;
+	size_t j = 0;
+
+	m = malloc(sizeof(*m) + count * sizeof(struct vmm_slot) +
+		   (nbuckets + 1) * sizeof(uint32_t));
+	if (!m)
+		return vmm_err(-ENOMEM, "memory: out of memory for %zu regions", count);
+	m->refs = 1;
+	m->count = (uint32_t)count;
+	m->shift = shift;
+	m->base = base;
+	m->nbuckets = nbuckets;
+	m->last_addr = last_addr;
+	m->bucket = (uint32_t *)&m->slots[count];
+	for (size_t i = 0; i < count; i++) {
+		struct vmmem_region *r = vmmem_region_ref(sorted[i]);
+
+		m->slots[i] = (struct vmm_slot){
+			.gpa = r->gpa,
+			.last = vmm_region_last(r),
+			.host = r->host,
+			.region_ro = (uintptr_t)r |
+				     ((r->flags & VMMEM_REGION_READ_ONLY) ? VMM_SLOT_RO : 0),
+		};
+	}
+	for (uint64_t b = 0; b < nbuckets; b++) {
+		uint64_t start = base + (b << shift);
+
+		while (m->slots[j].last < start)
+			j++;
+		m->bucket[b] = (uint32_t)j;
+	}
+	m->bucket[nbuckets] = (uint32_t)(count - 1);
+	*out = m;
+	return 0;
+}
+
+/* vmmem_memory_new -- sort, validate and index a set of regions */
+int
+vmmem_memory_new(struct vmmem_memory **out, struct vmmem_region *const *regions, size_t count)
+{
+	struct vmmem_region **sorted;
+	int rc;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(regions || count == 0);
+	if (count == 0)
+		return vmm_err(VMMEM_E_NO_REGIONS, "memory: no regions given");
+	if (count > MAX_REGIONS)
+		return vmm_err(-EINVAL, "memory: %zu regions is more than the limit of %llu", count,
+			       (unsigned long long)MAX_REGIONS);
+	for (size_t i = 0; i < count; i++)
+		if (!regions[i])
+			return vmm_err(-EINVAL, "memory: region %zu of %zu is NULL", i, count);
+	sorted = malloc(count * sizeof(*sorted));
+	if (!sorted)
+		return vmm_err(-ENOMEM, "memory: out of memory for %zu regions", count);
+	memcpy(sorted, regions, count * sizeof(*sorted));
+	rc = sort_and_check(sorted, count);
+	if (rc == 0)
+		rc = memory_build(out, sorted, count);
+	free(sorted);
+	return rc;
+}
+
+struct vmmem_memory *
+vmmem_memory_ref(struct vmmem_memory *m)
+{
+	if (m)
+		vmm_ref_inc(&m->refs);
+	return m;
+}
+
+struct vmmem_memory *
+vmmem_memory_unref(struct vmmem_memory *m)
+{
+	if (!m || !vmm_ref_dec_is_last(&m->refs))
+		return NULL;
+	for (uint32_t i = 0; i < m->count; i++)
+		vmmem_region_unref(vmm_slot_region(&m->slots[i]));
+	free(m);
+	return NULL;
+}
+
+size_t
+vmmem_memory_region_count(const struct vmmem_memory *m)
+{
+	return m ? m->count : 0;
+}
+
+struct vmmem_region *
+vmmem_memory_region_at(const struct vmmem_memory *m, size_t index)
+{
+	if (!m || index >= m->count)
+		return NULL;
+	return vmm_slot_region(&m->slots[index]);
+}
+
+uint64_t
+vmmem_memory_last_addr(const struct vmmem_memory *m)
+{
+	return m ? m->last_addr : 0;
+}
+
+int
+vmmem_memory_find_region(const struct vmmem_memory *m, uint64_t gpa, struct vmmem_region **out)
+{
+	const struct vmm_slot *s;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(m);
+	s = vmm_lookup(m, gpa);
+	if (unlikely(!s))
+		return vmm_err_unmapped(gpa);
+	*out = vmm_slot_region(s);
+	return 0;
+}
+
+int
+vmmem_memory_to_region(const struct vmmem_memory *m, uint64_t gpa, struct vmmem_region **region,
+		       uint64_t *offset)
+{
+	const struct vmm_slot *s;
+
+	VMM_CHECK_ARG(m);
+	s = vmm_lookup(m, gpa);
+	if (!s)
+		return vmm_err_unmapped(gpa);
+	if (region)
+		*region = vmm_slot_region(s);
+	if (offset)
+		*offset = gpa - s->gpa;
+	return 0;
+}
+
+bool
+vmmem_memory_address_in_range(const struct vmmem_memory *m, uint64_t gpa)
+{
+	return m && vmm_lookup(m, gpa) != NULL;
+}
+
+int
+vmmem_memory_check_address(const struct vmmem_memory *m, uint64_t gpa)
+{
+	VMM_CHECK_ARG(m);
+	return vmm_lookup(m, gpa) ? 0 : vmm_err_unmapped(gpa);
+}
+
+int
+vmmem_memory_checked_offset(const struct vmmem_memory *m, uint64_t base, uint64_t offset,
+			    uint64_t *out)
+{
+	uint64_t gpa;
+
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(out);
+	if (__builtin_add_overflow(base, offset, &gpa))
+		return vmm_err(-EOVERFLOW, "0x%llx + 0x%llx passes 2^64 - 1",
+			       (unsigned long long)base, (unsigned long long)offset);
+	if (!vmm_lookup(m, gpa))
+		return vmm_err_unmapped(gpa);
+	*out = gpa;
+	return 0;
+}
+
+/* vmmem_memory_check_range -- walk the regions covering [gpa, gpa + len) */
+bool
+vmmem_memory_check_range(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
+{
+	long i;
+
+	if (!m)
+		return false;
+	if (len == 0)
+		return true;
+	if (len - 1 > UINT64_MAX - gpa)
+		return false;
+	i = vmm_lookup_index(m, gpa);
+	if (i < 0)
+		return false;
+	/* Adjacent regions continue the range; the first gap ends it. */
+	while (len - 1 > m->slots[i].last - gpa) {
+		uint64_t next = m->slots[i].last + 1;
+
+		len -= next - gpa;
+		gpa = next;
+		if ((uint32_t)++i == m->count || m->slots[i].gpa != gpa)
+			return false;
+	}
+	return true;
+}
+
+/* The memory's regions as a fresh array, for copy-on-write edits. */
+static struct vmmem_region **region_array(const struct vmmem_memory *m, size_t extra)
+{
+	struct vmmem_region **a = malloc((m->count + extra) * sizeof(*a));
+
+	if (!a)
+		return NULL;
+	for (uint32_t i = 0; i < m->count; i++)
+		a[i] = vmm_slot_region(&m->slots[i]);
+	return a;
+}
+
+int
+vmmem_memory_insert_region(const struct vmmem_memory *m, struct vmmem_region *r,
+			   struct vmmem_memory **out)
+{
+	struct vmmem_region **a;
+	int rc;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(r);
+	if ((uint64_t)m->count + 1 > MAX_REGIONS)
+		return vmm_err(-EINVAL, "memory: region limit reached");
+	a = region_array(m, 1);
+	if (!a)
+		return vmm_err(-ENOMEM, "memory: out of memory");
+	a[m->count] = r;
+	rc = sort_and_check(a, m->count + 1);
+	if (rc == 0)
+		rc = memory_build(out, a, m->count + 1);
+	free(a);
+	return rc;
+}
+
+int
+vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t size,
+			   struct vmmem_memory **out, struct vmmem_region **removed)
+{
+	struct vmmem_region **a, *victim;
+	long i;
+	int rc;
+
+	if (removed)
+		*removed = NULL;
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(m);
+	i = vmm_lookup_index(m, gpa);
+	if (i < 0 || m->slots[i].gpa != gpa || m->slots[i].last - gpa + 1 != size)
+		return vmm_err(VMMEM_E_NO_SUCH_REGION,
+			       "memory: no region starts at 0x%llx with size 0x%llx",
+			       (unsigned long long)gpa, (unsigned long long)size);
+	if (m->count == 1)
+		return vmm_err(VMMEM_E_NO_REGIONS, "memory: cannot remove the only region");
+	a = region_array(m, 0);
+	if (!a)
+		return vmm_err(-ENOMEM, "memory: out of memory");
+	victim = a[i];
+	memmove(&a[i], &a[i + 1], (m->count - (size_t)i - 1) * sizeof(*a));
+	rc = memory_build(out, a, m->count - 1);
+	free(a);
+	if (rc == 0 && removed)
+		*removed = vmmem_region_ref(victim);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* struct vmmem_memory and the region lookup every data-path call starts with. */
+#ifndef VMM_MEMORY_H
+#define VMM_MEMORY_H
+
+#include <vmmem/memory.h>
+
+#include "region.h"
+#include "util.h"
+
+/*
+ * One region as the data path sees it: the fields a lookup and a copy need, cached from the
+ * region so the hot path touches one 32-byte slot and nothing else. The region pointer's low
+ * bit carries the read-only flag (regions are malloc'd, so the bit is free), which keeps the
+ * slot at 32 bytes: two slots per cache line.
+ */
+struct vmm_slot {
+	uint64_t gpa;          /* first byte */
+	uint64_t last;         /* last byte (inclusive) */
+	uint8_t *host;         /* host address of gpa */
+	uintptr_t region_ro;   /* struct vmmem_region * | 1 if read-only */
+};
+
+#define VMM_SLOT_RO ((uintptr_t)1)
+
+static inline struct vmmem_region *vmm_slot_region(const struct vmm_slot *s)
+{
+	return (struct vmmem_region *)(s->region_ro & ~VMM_SLOT_RO);
+}
+
+static inline int vmm_slot_read_only(const struct vmm_slot *s)
+{
+	return (int)(s->region_ro & VMM_SLOT_RO);
+}
+
+/*
+ * Regions sorted by gpa, plus a bucket index: the span [base, last_addr] is cut into
+ * nbuckets equal buckets of 2^shift bytes (about two per region), and bucket[b] is the
+ * first slot whose last byte is at or after bucket b's start. A GPA in bucket b can only be
+ * in slots bucket[b] ..= bucket[b + 1], usually one or two of them, so a lookup costs the
+ * same with 1 or 30000 regions; a skewed layout (tiny regions next to huge ones) degrades to
+ * a binary search inside one bucket, never worse.
+ */
+struct vmmem_memory {
+	unsigned long refs;     /* atomic */
+	uint32_t count;         /* regions, >= 1 */
+	uint32_t shift;         /* log2 of the bucket size */
+	uint64_t base;          /* gpa of the first region */
+	uint64_t nbuckets;      /* bucket[] has nbuckets + 1 entries */
+	uint64_t last_addr;     /* last byte of the last region */
+	uint32_t *bucket;
+	struct vmm_slot slots[]; /* count entries, then the bucket array */
+};
+
+/* Index of the slot holding @gpa, or -1. Branch-light; no calls. */
+static inline long vmm_lookup_index(const struct vmmem_memory *m, uint64_t gpa)
+{
+	uint64_t b = (gpa - m->base) >> m->shift; /* gpa < base wraps to a huge bucket */
+	const struct vmm_slot *s;
+	uint32_t lo, n;
+
+	if (unlikely(b >= m->nbuckets))
+		return -1;
+	lo = m->bucket[b];
+	n = m->bucket[b + 1] - lo + 1;
+	s = &m->slots[lo];
+	/* Largest candidate starting at or before gpa (branch-free halving). */
+	while (n > 1) {
+		uint32_t half = n / 2;
+
+		s = s[half].gpa <= gpa ? s + half : s;
+		n -= half;
+	}
+	/* gpa < s->gpa wraps to a huge offset, so one compare covers both ends. */
+	if (unlikely(gpa - s->gpa > s->last - s->gpa))
+		return -1;
+	return s - m->slots;
+}
+
+static inline const struct vmm_slot *vmm_lookup(const struct vmmem_memory *m, uint64_t gpa)
+{
+	long i = vmm_lookup_index(m, gpa);
+
+	return i < 0 ? NULL : &m->slots[i];
+}
+
+/* Reported when a GPA has no region: sets the message, returns VMMEM_E_UNMAPPED. */
+VMM_COLD int vmm_err_unmapped(uint64_t gpa);
+
+#endif /* VMM_MEMORY_H */

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Regions: creation from a caller's host mapping, reference counting, accessors. */
+#define _GNU_SOURCE
+#include "region.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "util.h"
+
+static uint64_t host_page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Everything but the fd: checks shared by both constructors. */
+static int check_mapping(uint64_t gpa, uint64_t size, const void *host, uint32_t flags)
+{
+	uintptr_t host_end;
+
+	if (!host)
+		return vmm_err(-EINVAL, "region: host address is NULL");
+	if (flags & ~VMMEM_REGION_FLAGS_ALL)
+		return vmm_err(-EINVAL, "region: unknown flags 0x%x",
+			       flags & ~VMMEM_REGION_FLAGS_ALL);
+	if (size == 0)
+		return vmm_err(VMMEM_E_ZERO_SIZE, "region at GPA 0x%llx has size 0",
+			       (unsigned long long)gpa);
+	/* The exclusive end must fit in 64 bits (so no region holds byte 2^64 - 1). */
+	if (size > UINT64_MAX - gpa)
+		return vmm_err(-EOVERFLOW,
+			       "region at GPA 0x%llx of size 0x%llx ends past 2^64 - 1",
+			       (unsigned long long)gpa, (unsigned long long)size);
+	if (size > UINTPTR_MAX || __builtin_add_overflow((uintptr_t)host, (uintptr_t)size,
+							 &host_end))
+		return vmm_err(-EOVERFLOW, "region: host range %p + 0x%llx wraps", host,
+			       (unsigned long long)size);
+	if ((uintptr_t)host % host_page_size() != 0)
+		return vmm_err(VMMEM_E_MISALIGNED, "region: host address %p is not page-aligned",
+			       host);
+	return 0;
+}
+
+static int region_alloc(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *host,
+			uint32_t flags, int fd, uint64_t fd_offset)
+{
+	struct vmmem_region *r = malloc(sizeof(*r));
+
+	if (!r)
+		return vmm_err(-ENOMEM, "region: out of memory");
+	*r = (struct vmmem_region){
+		.gpa = gpa,
+		.size = size,
+		.host = host,
+		.flags = flags,
+		.fd = fd,
+		.fd_offset = fd_offset,
+		.refs = 1,
+	};
+	*out = r;
+	return 0;
+}
+
+/* vmmem_region_new -- describe a caller-owned mapping without a file */
+int
+vmmem_region_new(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *host,
+		 uint32_t flags)
+{
+	int rc;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	rc = check_mapping(gpa, size, host, flags);
+	if (rc < 0)
+		return rc;
+	return region_alloc(out, gpa, size, host, flags, -1, 0);
+}
+
+/* vmmem_region_new_fd -- describe a mapping of a file; keeps a duplicate of the fd */
+int
+vmmem_region_new_fd(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *host,
+		    uint32_t flags, int fd, uint64_t fd_offset)
+{
+	int rc, dup_fd;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	rc = check_mapping(gpa, size, host, flags);
+	if (rc < 0)
+		return rc;
+	if (fd < 0)
+		return vmm_err(-EBADF, "region: file descriptor %d is negative", fd);
+	if (fd_offset % host_page_size() != 0)
+		return vmm_err(VMMEM_E_MISALIGNED, "region: file offset 0x%llx is not page-aligned",
+			       (unsigned long long)fd_offset);
+	if (fd_offset > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - fd_offset)
+		return vmm_err(-EOVERFLOW, "region: file range 0x%llx + 0x%llx passes 2^63 - 1",
+			       (unsigned long long)fd_offset, (unsigned long long)size);
+	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (dup_fd < 0)
+		return vmm_err(-errno, "region: cannot duplicate fd %d: %m", fd);
+	rc = region_alloc(out, gpa, size, host, flags, dup_fd, fd_offset);
+	if (rc < 0)
+		close(dup_fd);
+	return rc;
+}
+
+struct vmmem_region *
+vmmem_region_ref(struct vmmem_region *r)
+{
+	if (r)
+		vmm_ref_inc(&r->refs);
+	return r;
+}
+
+struct vmmem_region *
+vmmem_region_unref(struct vmmem_region *r)
+{
+	if (!r || !vmm_ref_dec_is_last(&r->refs))
+		return NULL;
+	if (r->flags & VMMEM_REGION_OWN_MAPPING)
+		munmap(r->host, r->size);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r);
+	return NULL;
+}
+
+uint64_t
+vmmem_region_gpa(const struct vmmem_region *r)
+{
+	return r ? r->gpa : 0;
+}
+
+uint64_t
+vmmem_region_size(const struct vmmem_region *r)
+{
+	return r ? r->size : 0;
+}
+
+uint64_t
+vmmem_region_last(const struct vmmem_region *r)
+{
+	return r ? vmm_region_last(r) : 0;
+}
+
+void *
+vmmem_region_host(const struct vmmem_region *r)
+{
+	return r ? r->host : NULL;
+}
+
+uint32_t
+vmmem_region_flags(const struct vmmem_region *r)
+{
+	return r ? r->flags : 0;
+}
+
+int
+vmmem_region_fd(const struct vmmem_region *r)
+{
+	return r ? r->fd : -EINVAL;
+}
+
+uint64_t
+vmmem_region_fd_offset(const struct vmmem_region *r)
+{
+	return r ? r->fd_offset : 0;
+}
+
+bool
+vmmem_region_contains(const struct vmmem_region *r, uint64_t gpa)
+{
+	return r && gpa >= r->gpa && gpa - r->gpa < r->size;
+}

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/**
+ * @file vmmem.h
+ * @brief libvmmem: guest physical memory for virtual machine monitors.
+ *
+ * Include this one header to use the library. Each concept has its own header:
+ * - vmmem/error.h    error codes, vmmem_strerror(), vmmem_errormsg()
+ * - vmmem/address.h  overflow-checked guest address arithmetic (inline)
+ * - vmmem/endian.h   explicit-endian types (inline)
+ * - vmmem/region.h   one guest-physical range backed by a host mapping
+ * - vmmem/memory.h   an immutable set of regions and lookup
+ * - vmmem/access.h   reads, writes, objects, atomics, translation by GPA
+ * - vmmem/slice.h    bounded views and typed arrays
+ * - vmmem/io.h       scatter-gather lists and file-descriptor transfers
+ */
+#ifndef VMMEM_H
+#define VMMEM_H
+
+#include <vmmem/common.h>
+#include <vmmem/error.h>
+#include <vmmem/address.h>
+#include <vmmem/endian.h>
+#include <vmmem/region.h>
+#include <vmmem/memory.h>
+#include <vmmem/access.h>
+#include <vmmem/slice.h>
+#include <vmmem/io.h>
+
+#endif /* VMMEM_H */

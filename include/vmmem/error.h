@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/**
+ * @file vmmem/error.h
+ * @brief Error codes, their descriptions and the per-thread detail message.
+ *
+ * Every fallible libvmmem function returns 0 (or a non-negative count) on success and a
+ * negative number on failure: either a negative errno value (-EINVAL for a bad argument,
+ * -EOVERFLOW for address arithmetic past 2^64, -ENOMEM, or whatever a system call reported)
+ * or one of the library-specific codes below, which lie outside the errno range.
+ * After a failure, vmmem_errormsg() tells the detail (which address, which region).
+ */
+#ifndef VMMEM_ERROR_H
+#define VMMEM_ERROR_H
+
+#include <vmmem/common.h>
+
+VMMEM_BEGIN_DECLS
+
+/** Library-specific error codes (all negative, below any errno value). */
+enum vmmem_error {
+	/** A guest address is not inside any region (vm-memory's InvalidGuestAddress). */
+	VMMEM_E_UNMAPPED = -10001,
+	/** A transfer that had to be complete stopped short (vm-memory's PartialBuffer). */
+	VMMEM_E_PARTIAL = -10002,
+	/** A guest memory needs at least one region (vm-memory's NoMemoryRegion). */
+	VMMEM_E_NO_REGIONS = -10003,
+	/** Two regions overlap in guest-physical space (vm-memory's MemoryRegionOverlap). */
+	VMMEM_E_OVERLAP = -10004,
+	/** A region of size zero was asked for. */
+	VMMEM_E_ZERO_SIZE = -10005,
+	/** A range that must lie in one region runs past that region's end
+	 *  (vm-memory's InvalidBackendAddress). */
+	VMMEM_E_CROSSES_REGION = -10006,
+	/** An address or pointer does not have the alignment the operation needs. */
+	VMMEM_E_MISALIGNED = -10007,
+	/** A write was aimed at a read-only region or view. */
+	VMMEM_E_READ_ONLY = -10008,
+	/** An offset or length lies outside a view (vm-memory's OutOfBounds). */
+	VMMEM_E_OUT_OF_BOUNDS = -10009,
+	/** No region with exactly the given start and size exists (remove_region). */
+	VMMEM_E_NO_SUCH_REGION = -10010,
+};
+
+/**
+ * @brief Describe an error code.
+ * @param err a value returned by a libvmmem function: a library code, a negative errno,
+ *            or 0.
+ * @return a static, never NULL, human-readable string. Unknown codes give
+ *         "unknown error"; positive values are treated like their negation.
+ * @par Errors
+ * None.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT const char *vmmem_strerror(int err);
+
+/**
+ * @brief Detail of the last failure in the calling thread.
+ *
+ * Each failing libvmmem call stores a sentence naming what went wrong (the address, the
+ * region, the limit). Successful calls leave it as it was, so read it right after a
+ * failure.
+ * @return a thread-local string, never NULL; "" if nothing failed in this thread yet.
+ *         It stays valid until the next libvmmem call in this thread.
+ * @par Errors
+ * None.
+ * @par Thread safety
+ * MT-Safe (the message is per thread).
+ * @since 1.0
+ */
+VMMEM_EXPORT const char *vmmem_errormsg(void);
+
+VMMEM_END_DECLS
+
+#endif /* VMMEM_ERROR_H */

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/**
+ * @file vmmem/io.h
+ * @brief Scatter-gather lists over guest memory, and transfers between guest memory and
+ *        file descriptors (vm-memory's get_slices, read_volatile_from, write_volatile_to).
+ *
+ * A guest range may span several regions, whose host mappings are not contiguous. The
+ * scatter-gather functions return one view or iovec per region piece, ready for
+ * readv(2)/writev(2)/preadv(2) or zero-copy hand-off. The fd functions use those lists
+ * internally, so a short read(2) never leaves a gap in guest memory (vm-memory 0.17+
+ * resumes the next region at its start after a short read; libvmmem does not).
+ *
+ * The range rules of vmmem/access.h apply (zero length, 2^64 overflow, unmapped first byte,
+ * read-only regions). Thread safety of every function here: MT-Safe.
+ */
+#ifndef VMMEM_IO_H
+#define VMMEM_IO_H
+
+#include <sys/uio.h>
+
+#include <vmmem/common.h>
+#include <vmmem/memory.h>
+#include <vmmem/slice.h>
+
+VMMEM_BEGIN_DECLS
+
+/**
+ * @brief The views covering guest range [gpa, gpa + len), one per region piece, in order.
+ *
+ * @param access   ::VMMEM_ACCESS_READ, ::VMMEM_ACCESS_WRITE or ::VMMEM_ACCESS_RW.
+ * @param out      array of @p max slices (may be NULL if @p max is 0).
+ * @param[out] count  on success, the number of slices written (0 for @p len 0). On
+ *                    ::VMMEM_E_UNMAPPED / ::VMMEM_E_READ_ONLY, the number of slices before
+ *                    the hole or read-only region (a usable prefix, as vm-memory's
+ *                    stop_on_error). On -ENOBUFS, the number of slices needed.
+ * @return 0 when the whole range is covered, or
+ * @retval -EINVAL            @p m or @p count is NULL, @p out NULL with @p max > 0, bad
+ *                            @p access
+ * @retval -EOVERFLOW         gpa + len passes 2^64
+ * @retval VMMEM_E_UNMAPPED   a byte of the range is in no region (message names it)
+ * @retval VMMEM_E_READ_ONLY  write access and a piece is read-only
+ * @retval -ENOBUFS           more than @p max pieces are needed
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_get_slices(const struct vmmem_memory *m, uint64_t gpa,
+					 uint64_t len, unsigned int access,
+					 struct vmmem_slice *out, size_t max, size_t *count);
+
+/**
+ * @brief Like vmmem_memory_get_slices(), as struct iovec entries for readv/writev.
+ * @return as vmmem_memory_get_slices().
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_get_iovecs(const struct vmmem_memory *m, uint64_t gpa,
+					 uint64_t len, unsigned int access, struct iovec *iov,
+					 size_t max, size_t *count);
+
+/**
+ * @brief Read from @p fd into guest memory at @p gpa: one readv(2) / preadv(2) call over the
+ *        range's pieces, like read(2) (vm-memory's read_volatile_from).
+ *
+ * EINTR is retried. The count may be short (end of file, a pipe or socket with less data,
+ * a hole or read-only region ending the range, or more than 1024 region pieces).
+ * @param offset  file offset to read at (preadv), or -1 to use and advance the file position.
+ * @return bytes read (0 at end of file or for @p len 0), or
+ * @retval -EINVAL            @p m NULL, @p offset < -1, or @p len > SSIZE_MAX
+ * @retval -EOVERFLOW         gpa + len passes 2^64
+ * @retval VMMEM_E_UNMAPPED   @p gpa is in no region
+ * @retval VMMEM_E_READ_ONLY  @p gpa is in a read-only region
+ * @retval -errno             the system call failed (e.g. -EBADF, -EAGAIN, -EIO)
+ * @since 1.0
+ */
+VMMEM_EXPORT ssize_t vmmem_memory_read_from_fd(const struct vmmem_memory *m, uint64_t gpa, int fd,
+					       size_t len, off_t offset);
+
+/**
+ * @brief Read exactly @p len bytes from @p fd into guest memory, looping over short reads and
+ *        resuming at the exact guest address where the previous read stopped.
+ * @param[out] done bytes read, also on failure; may be NULL.
+ * @return 0, or
+ * @retval VMMEM_E_PARTIAL   end of file, or a hole / read-only region, after *done bytes
+ * @retval ...               every error of vmmem_memory_read_from_fd() (a system call error
+ *                           after some progress is also returned, with *done set)
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_read_exact_from_fd(const struct vmmem_memory *m, uint64_t gpa,
+						 int fd, size_t len, off_t offset, size_t *done);
+
+/**
+ * @brief Write guest memory at @p gpa to @p fd (vm-memory's write_volatile_to): writev(2) /
+ *        pwritev(2), looping until the mapped prefix of the range is written.
+ *
+ * EINTR is retried. A hole ends the range (the count is then short). If the system call
+ * fails after some bytes went out, the count so far is returned.
+ * @param offset  file offset to write at (pwritev), or -1 for the file position.
+ * @return bytes written, or
+ * @retval -EINVAL            @p m NULL, @p offset < -1, or @p len > SSIZE_MAX
+ * @retval -EOVERFLOW         gpa + len passes 2^64
+ * @retval VMMEM_E_UNMAPPED   @p gpa is in no region
+ * @retval -EIO               the descriptor accepted 0 bytes (vm-memory's WriteZero)
+ * @retval -errno             the system call failed before anything was written
+ * @since 1.0
+ */
+VMMEM_EXPORT ssize_t vmmem_memory_write_to_fd(const struct vmmem_memory *m, uint64_t gpa, int fd,
+					      size_t len, off_t offset);
+
+/**
+ * @brief Write exactly @p len bytes of guest memory to @p fd.
+ * @param[out] done bytes written, also on failure; may be NULL.
+ * @return 0, or
+ * @retval VMMEM_E_PARTIAL   a hole ended the range after *done bytes
+ * @retval ...               every error of vmmem_memory_write_to_fd()
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_write_all_to_fd(const struct vmmem_memory *m, uint64_t gpa, int fd,
+					      size_t len, off_t offset, size_t *done);
+
+VMMEM_END_DECLS
+
+#endif /* VMMEM_IO_H */

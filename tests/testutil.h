@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Helpers shared by the Check suites: real anonymous/memfd mappings and a runner main. */
+#ifndef VMMEM_TESTUTIL_H
+#define VMMEM_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <vmmem.h>
+
+/* Host page size (sysconf). */
+size_t tu_page_size(void);
+
+/* mmap an anonymous private read/write mapping of size bytes (rounded up to pages);
+ * aborts the test on failure. Free with tu_unmap(). */
+void *tu_map_anon(size_t size);
+void tu_unmap(void *p, size_t size);
+
+/* A memfd of size bytes (ftruncate'd), close-on-exec; aborts the test on failure. */
+int tu_memfd(size_t size);
+
+/* Region over a fresh anonymous mapping that the region owns (VMMEM_REGION_OWN_MAPPING),
+ * with extra_flags ORed in; every byte is zero. Aborts the test on failure. */
+struct vmmem_region *tu_anon_region(uint64_t gpa, uint64_t size, uint32_t extra_flags);
+
+/* Memory built from n (gpa, size) pairs of tu_anon_region() regions; the memory holds the
+ * only references. ranges = {gpa0, size0, gpa1, size1, ...}. Aborts the test on failure. */
+struct vmmem_memory *tu_anon_memory(const uint64_t *ranges, size_t n);
+
+/* Run one suite with CK_NORMAL output; returns the exit status for main(). */
+int tu_run_suite(Suite *s);
+
+#endif /* VMMEM_TESTUTIL_H */
