@@ -134,12 +134,10 @@ int
 vmmem_memory_read_obj(const struct vmmem_memory *m, uint64_t gpa, void *obj, size_t size)
 {
 	if (likely(m && obj)) {
-		long i = vmm_lookup_index(m, gpa);
+		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
 		/* size - 1 wraps for size 0, which then takes the general path. */
-		if (likely(i >= 0 && size - 1 <= m->slots[i].last - gpa)) {
-			const struct vmm_slot *s = &m->slots[i];
-
+		if (likely(s && size - 1 <= s->last - gpa)) {
 			vmm_copy(obj, s->host + (gpa - s->gpa), size);
 			return 0;
 		}
@@ -151,12 +149,9 @@ int
 vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *obj, size_t size)
 {
 	if (likely(m && obj)) {
-		long i = vmm_lookup_index(m, gpa);
+		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-		if (likely(i >= 0 && size - 1 <= m->slots[i].last - gpa &&
-			   !vmm_slot_read_only(&m->slots[i]))) {
-			const struct vmm_slot *s = &m->slots[i];
-
+		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_read_only(s))) {
 			vmm_copy(s->host + (gpa - s->gpa), obj, size);
 			return 0;
 		}

@@ -52,15 +52,15 @@ struct vmmem_memory {
 	struct vmm_slot slots[]; /* count entries, then the bucket array */
 };
 
-/* Index of the slot holding @gpa, or -1. Branch-light; no calls. */
-static inline long vmm_lookup_index(const struct vmmem_memory *m, uint64_t gpa)
+/* The slot holding @gpa, or NULL. Branch-light; no calls. */
+static inline const struct vmm_slot *vmm_lookup(const struct vmmem_memory *m, uint64_t gpa)
 {
 	uint64_t b = (gpa - m->base) >> m->shift; /* gpa < base wraps to a huge bucket */
 	const struct vmm_slot *s;
 	uint32_t lo, n;
 
 	if (unlikely(b >= m->nbuckets))
-		return -1;
+		return NULL;
 	lo = m->bucket[b];
 	n = m->bucket[b + 1] - lo + 1;
 	s = &m->slots[lo];
@@ -73,15 +73,16 @@ static inline long vmm_lookup_index(const struct vmmem_memory *m, uint64_t gpa)
 	}
 	/* gpa < s->gpa wraps to a huge offset, so one compare covers both ends. */
 	if (unlikely(gpa - s->gpa > s->last - s->gpa))
-		return -1;
-	return s - m->slots;
+		return NULL;
+	return s;
 }
 
-static inline const struct vmm_slot *vmm_lookup(const struct vmmem_memory *m, uint64_t gpa)
+/* Index of the slot holding @gpa, or -1. */
+static inline long vmm_lookup_index(const struct vmmem_memory *m, uint64_t gpa)
 {
-	long i = vmm_lookup_index(m, gpa);
+	const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-	return i < 0 ? NULL : &m->slots[i];
+	return s ? s - m->slots : -1;
 }
 
 /* Reported when a GPA has no region: sets the message, returns VMMEM_E_UNMAPPED. */

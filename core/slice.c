@@ -204,10 +204,10 @@ vmmem_slice_copy_to_slice(const struct vmmem_slice *src, const struct vmmem_slic
 	return (ssize_t)n;
 }
 
-/* Bytes available for a transfer of @len at @off (Bytes<usize> rules), or an error. */
+/* Bytes available for a transfer of @len at @off (Bytes<usize> rules), or an error.
+ * The caller has checked @s. */
 static ssize_t slice_span(const struct vmmem_slice *s, size_t off, const void *buf, size_t len)
 {
-	VMM_CHECK_ARG(s);
 	if (len == 0)
 		return 0;
 	VMM_CHECK_ARG(buf);
@@ -220,7 +220,10 @@ static ssize_t slice_span(const struct vmmem_slice *s, size_t off, const void *b
 ssize_t
 vmmem_slice_read(const struct vmmem_slice *s, size_t off, void *buf, size_t len)
 {
-	ssize_t n = slice_span(s, off, buf, len);
+	ssize_t n;
+
+	VMM_CHECK_ARG(s);
+	n = slice_span(s, off, buf, len);
 
 	if (n > 0)
 		vmm_copy(buf, s->ptr + off, (size_t)n);
@@ -230,7 +233,10 @@ vmmem_slice_read(const struct vmmem_slice *s, size_t off, void *buf, size_t len)
 ssize_t
 vmmem_slice_write(const struct vmmem_slice *s, size_t off, const void *buf, size_t len)
 {
-	ssize_t n = slice_span(s, off, buf, len);
+	ssize_t n;
+
+	VMM_CHECK_ARG(s);
+	n = slice_span(s, off, buf, len);
 
 	if (n > 0) {
 		if (s->flags & VMMEM_SLICE_READ_ONLY)
