@@ -50,6 +50,34 @@ static const char *library_error_text(int err)
 		return "offset or length is outside the view";
 	case VMMEM_E_NO_SUCH_REGION:
 		return "no region with that start and size";
+	case VMMEM_E_CONFIG_SYNTAX:
+		return "malformed config string";
+	case VMMEM_E_CONFIG_KEY:
+		return "unknown, repeated or missing config key";
+	case VMMEM_E_CONFIG_VALUE:
+		return "invalid config value";
+	case VMMEM_E_CONFIG_CONFLICT:
+		return "conflicting config options";
+	case VMMEM_E_PROVIDER_NOT_FOUND:
+		return "provider not found";
+	case VMMEM_E_PROVIDER_LOAD:
+		return "provider plugin could not be loaded";
+	case VMMEM_E_PROVIDER_SYMBOL:
+		return "provider plugin has no entry symbol";
+	case VMMEM_E_PROVIDER_ABI:
+		return "provider built for an incompatible ABI";
+	case VMMEM_E_PROVIDER_INVALID:
+		return "invalid provider description";
+	case VMMEM_E_PROVIDER_EXISTS:
+		return "provider name already registered";
+	case VMMEM_E_PROVIDER_UNSAFE:
+		return "provider plugin file or directory is writable by others";
+	case VMMEM_E_NOT_SEALED:
+		return "shared file is not sealed against shrinking";
+	case VMMEM_E_FILE_TOO_SHORT:
+		return "shared file is shorter than the region";
+	case VMMEM_E_NOT_SHAREABLE:
+		return "region cannot be shared with another process";
 	default:
 		return NULL;
 	}

@@ -69,14 +69,14 @@ int
 vmmem_memory_get_slices(const struct vmmem_memory *m, uint64_t gpa, uint64_t len,
 			unsigned int access, struct vmmem_slice *out, size_t max, size_t *count)
 {
-	return collect(m, gpa, len, access, out, NULL, out ? max : 0, count);
+	return collect(m, gpa, len, access, out, NULL, max, count);
 }
 
 int
 vmmem_memory_get_iovecs(const struct vmmem_memory *m, uint64_t gpa, uint64_t len,
 			unsigned int access, struct iovec *iov, size_t max, size_t *count)
 {
-	return collect(m, gpa, len, access, NULL, iov, iov ? max : 0, count);
+	return collect(m, gpa, len, access, NULL, iov, max, count);
 }
 
 /* Argument checks shared by the fd calls; 1 means "nothing to do". */

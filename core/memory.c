@@ -328,3 +328,33 @@ vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t 
 		*removed = vmmem_region_ref(victim);
 	return rc;
 }
+
+/* vmmem_memory_discard -- check the whole range first, then discard region by region */
+int
+vmmem_memory_discard(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
+{
+	const struct vmm_slot *s;
+
+	VMM_CHECK_ARG(m);
+	if (len == 0)
+		return 0;
+	if (len - 1 > UINT64_MAX - gpa)
+		return vmm_err(-EOVERFLOW, "discard: guest range 0x%llx + 0x%llx passes 2^64",
+			       (unsigned long long)gpa, (unsigned long long)len);
+	if (!vmmem_memory_check_range(m, gpa, len))
+		return vmm_err(VMMEM_E_UNMAPPED, "discard: guest range 0x%llx + 0x%llx has a hole",
+			       (unsigned long long)gpa, (unsigned long long)len);
+	for (s = vmm_lookup(m, gpa); len; s++) {
+		uint64_t n = s->last - gpa + 1;
+		int rc;
+
+		if (n > len)
+			n = len;
+		rc = vmmem_region_discard(vmm_slot_region(s), gpa - s->gpa, n);
+		if (rc)
+			return rc;
+		gpa += n;
+		len -= n;
+	}
+	return 0;
+}

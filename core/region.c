@@ -8,12 +8,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ctx.h"
 #include "error.h"
 #include "util.h"
 
-static uint64_t host_page_size(void)
+uint64_t
+vmm_host_page_size(void)
 {
-	return (uint64_t)sysconf(_SC_PAGESIZE);
+	static uint64_t page_size;
+
+	if (!page_size)
+		page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	return page_size;
 }
 
 /* Everything but the fd: checks shared by both constructors. */
@@ -38,30 +44,39 @@ static int check_mapping(uint64_t gpa, uint64_t size, const void *host, uint32_t
 							 &host_end))
 		return vmm_err(-EOVERFLOW, "region: host range %p + 0x%llx wraps", host,
 			       (unsigned long long)size);
-	if ((uintptr_t)host % host_page_size() != 0)
+	if ((uintptr_t)host % vmm_host_page_size() != 0)
 		return vmm_err(VMMEM_E_MISALIGNED, "region: host address %p is not page-aligned",
 			       host);
 	return 0;
 }
 
-static int region_alloc(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *host,
-			uint32_t flags, int fd, uint64_t fd_offset)
+int
+vmm_region_alloc(struct vmmem_region **out, const struct vmmem_region *tmpl)
 {
 	struct vmmem_region *r = malloc(sizeof(*r));
 
 	if (!r)
 		return vmm_err(-ENOMEM, "region: out of memory");
-	*r = (struct vmmem_region){
+	*r = *tmpl;
+	r->refs = 1;
+	*out = r;
+	return 0;
+}
+
+/* Template shared by the two public constructors. */
+static struct vmmem_region caller_region(uint64_t gpa, uint64_t size, void *host, uint32_t flags)
+{
+	return (struct vmmem_region){
 		.gpa = gpa,
 		.size = size,
 		.host = host,
 		.flags = flags,
-		.fd = fd,
-		.fd_offset = fd_offset,
-		.refs = 1,
+		.fd = -1,
+		.page_size = vmm_host_page_size(),
+		.discard = VMM_DISCARD_NONE,
+		.unmap_addr = (flags & VMMEM_REGION_OWN_MAPPING) ? host : NULL,
+		.unmap_len = size,
 	};
-	*out = r;
-	return 0;
 }
 
 /* vmmem_region_new -- describe a caller-owned mapping without a file */
@@ -73,10 +88,12 @@ vmmem_region_new(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *h
 
 	VMM_CHECK_ARG(out);
 	*out = NULL;
+	struct vmmem_region tmpl = caller_region(gpa, size, host, flags);
+
 	rc = check_mapping(gpa, size, host, flags);
 	if (rc < 0)
 		return rc;
-	return region_alloc(out, gpa, size, host, flags, -1, 0);
+	return vmm_region_alloc(out, &tmpl);
 }
 
 /* vmmem_region_new_fd -- describe a mapping of a file; keeps a duplicate of the fd */
@@ -84,6 +101,7 @@ int
 vmmem_region_new_fd(struct vmmem_region **out, uint64_t gpa, uint64_t size, void *host,
 		    uint32_t flags, int fd, uint64_t fd_offset)
 {
+	struct vmmem_region tmpl = caller_region(gpa, size, host, flags);
 	int rc, dup_fd;
 
 	VMM_CHECK_ARG(out);
@@ -93,7 +111,7 @@ vmmem_region_new_fd(struct vmmem_region **out, uint64_t gpa, uint64_t size, void
 		return rc;
 	if (fd < 0)
 		return vmm_err(-EBADF, "region: file descriptor %d is negative", fd);
-	if (fd_offset % host_page_size() != 0)
+	if (fd_offset % vmm_host_page_size() != 0)
 		return vmm_err(VMMEM_E_MISALIGNED, "region: file offset 0x%llx is not page-aligned",
 			       (unsigned long long)fd_offset);
 	if (fd_offset > (uint64_t)INT64_MAX || size > (uint64_t)INT64_MAX - fd_offset)
@@ -102,7 +120,11 @@ vmmem_region_new_fd(struct vmmem_region **out, uint64_t gpa, uint64_t size, void
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dup_fd < 0)
 		return vmm_err(-errno, "region: cannot duplicate fd %d: %m", fd);
-	rc = region_alloc(out, gpa, size, host, flags, dup_fd, fd_offset);
+	tmpl.fd = dup_fd;
+	tmpl.fd_offset = fd_offset;
+	tmpl.owns_fd = true;
+	tmpl.shareable = true; /* the caller gave the fd so the mapping can be shared */
+	rc = vmm_region_alloc(out, &tmpl);
 	if (rc < 0)
 		close(dup_fd);
 	return rc;
@@ -121,9 +143,11 @@ vmmem_region_unref(struct vmmem_region *r)
 {
 	if (!r || !vmm_ref_dec_is_last(&r->refs))
 		return NULL;
-	if (r->flags & VMMEM_REGION_OWN_MAPPING)
-		munmap(r->host, r->size);
-	if (r->fd >= 0)
+	if (r->provider)
+		vmm_provider_release_mapping(r->provider, &r->mapping);
+	else if (r->unmap_addr)
+		munmap(r->unmap_addr, r->unmap_len);
+	if (r->owns_fd && r->fd >= 0)
 		close(r->fd);
 	free(r);
 	return NULL;
@@ -175,4 +199,57 @@ bool
 vmmem_region_contains(const struct vmmem_region *r, uint64_t gpa)
 {
 	return r && gpa >= r->gpa && gpa - r->gpa < r->size;
+}
+
+uint64_t
+vmmem_region_page_size(const struct vmmem_region *r)
+{
+	return r ? r->page_size : 0;
+}
+
+const struct vmmem_provider *
+vmmem_region_provider(const struct vmmem_region *r)
+{
+	return r ? r->provider : NULL;
+}
+
+/* vmmem_region_discard -- check the range, then free it the way the backing needs */
+int
+vmmem_region_discard(struct vmmem_region *r, uint64_t offset, uint64_t len)
+{
+	uint64_t end;
+
+	VMM_CHECK_ARG(r);
+	if (len == 0)
+		return 0;
+	if (__builtin_add_overflow(offset, len, &end))
+		return vmm_err(-EOVERFLOW, "discard: 0x%llx + 0x%llx wraps",
+			       (unsigned long long)offset, (unsigned long long)len);
+	if (end > r->size)
+		return vmm_err(VMMEM_E_OUT_OF_BOUNDS,
+			       "discard: [0x%llx, +0x%llx) is past the region's size 0x%llx",
+			       (unsigned long long)offset, (unsigned long long)len,
+			       (unsigned long long)r->size);
+	if ((offset | len) & (r->page_size - 1))
+		return vmm_err(VMMEM_E_MISALIGNED,
+			       "discard: [0x%llx, +0x%llx) is not aligned to the page size 0x%llx",
+			       (unsigned long long)offset, (unsigned long long)len,
+			       (unsigned long long)r->page_size);
+	if (r->flags & VMMEM_REGION_READ_ONLY)
+		return vmm_err(VMMEM_E_READ_ONLY, "discard: region at 0x%llx is read-only",
+			       (unsigned long long)r->gpa);
+	switch (r->discard) {
+	case VMM_DISCARD_PROVIDER:
+		return vmm_provider_discard(r->provider, &r->mapping, offset, len);
+	case VMM_DISCARD_SHARED_FD:
+		if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)(r->fd_offset + offset), (off_t)len) < 0)
+			return vmm_err(-errno, "discard: punching a hole in fd %d: %m", r->fd);
+		return 0;
+	case VMM_DISCARD_NONE:
+	default:
+		return vmm_err(-EOPNOTSUPP,
+			       "discard: region at 0x%llx maps caller memory of unknown kind",
+			       (unsigned long long)r->gpa);
+	}
 }

@@ -3,15 +3,33 @@
 #ifndef VMM_REGION_H
 #define VMM_REGION_H
 
+#include <stdbool.h>
+
+#include <vmmem/provider.h>
 #include <vmmem/region.h>
+
+/* How vmmem_region_discard gives memory back. */
+enum vmm_discard_kind {
+	VMM_DISCARD_NONE,      /* caller's mapping of unknown kind: -EOPNOTSUPP */
+	VMM_DISCARD_PROVIDER,  /* the provider's discard op */
+	VMM_DISCARD_SHARED_FD, /* MAP_SHARED of fd (imported): punch a hole in the file */
+};
 
 struct vmmem_region {
 	uint64_t gpa;       /* first guest-physical byte */
 	uint64_t size;      /* bytes, never 0; gpa + size < 2^64 */
 	uint8_t *host;      /* host address of gpa */
 	uint32_t flags;     /* VMMEM_REGION_* */
-	int fd;             /* region's own duplicate, or -1 */
+	int fd;             /* descriptor behind the mapping, or -1 */
 	uint64_t fd_offset; /* file offset of gpa, 0 without fd */
+	uint64_t page_size; /* backing page size */
+	bool owns_fd;       /* close fd on the last unref (a duplicate we made) */
+	bool shareable;     /* fd-backed MAP_SHARED: another process sees our writes */
+	enum vmm_discard_kind discard;
+	void *unmap_addr;   /* munmap(unmap_addr, unmap_len) on the last unref, if set */
+	uint64_t unmap_len;
+	struct vmmem_provider *provider; /* with a reference, or NULL */
+	struct vmmem_mapping mapping;    /* what the provider made, for destroy/discard */
 	unsigned long refs; /* atomic */
 };
 
@@ -19,5 +37,12 @@ static inline uint64_t vmm_region_last(const struct vmmem_region *r)
 {
 	return r->gpa + r->size - 1;
 }
+
+/* A new region, a copy of @tmpl with one reference; the template's resources (mapping,
+ * fd, provider reference) pass to the region only on success. */
+int vmm_region_alloc(struct vmmem_region **out, const struct vmmem_region *tmpl);
+
+/* The host's base page size. */
+uint64_t vmm_host_page_size(void);
 
 #endif /* VMM_REGION_H */

@@ -12,6 +12,11 @@
  * - vmmem/access.h   reads, writes, objects, atomics, translation by GPA
  * - vmmem/slice.h    bounded views and typed arrays
  * - vmmem/io.h       scatter-gather lists and file-descriptor transfers
+ * - vmmem/config.h   config strings describing a whole guest memory
+ * - vmmem/ctx.h      provider plugins and memory built from config strings
+ * - vmmem/share.h    vhost-user region descriptors and import of received fds
+ *
+ * vmmem/provider.h, the ABI for writing providers, is not included here.
  */
 #ifndef VMMEM_H
 #define VMMEM_H
@@ -25,5 +30,8 @@
 #include <vmmem/access.h>
 #include <vmmem/slice.h>
 #include <vmmem/io.h>
+#include <vmmem/config.h>
+#include <vmmem/ctx.h>
+#include <vmmem/share.h>
 
 #endif /* VMMEM_H */

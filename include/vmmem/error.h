@@ -39,6 +39,34 @@ enum vmmem_error {
 	VMMEM_E_OUT_OF_BOUNDS = -10009,
 	/** No region with exactly the given start and size exists (remove_region). */
 	VMMEM_E_NO_SUCH_REGION = -10010,
+	/** A config string is malformed (the message gives the position). */
+	VMMEM_E_CONFIG_SYNTAX = -10011,
+	/** A config key is unknown, repeated, or a required one is missing. */
+	VMMEM_E_CONFIG_KEY = -10012,
+	/** A config value is malformed or out of range. */
+	VMMEM_E_CONFIG_VALUE = -10013,
+	/** Two config options contradict each other (e.g. prealloc=on with reserve=off). */
+	VMMEM_E_CONFIG_CONFLICT = -10014,
+	/** No provider of that name is registered or found on the search path. */
+	VMMEM_E_PROVIDER_NOT_FOUND = -10015,
+	/** A plugin file could not be loaded (dlopen failed; the message has dlerror()). */
+	VMMEM_E_PROVIDER_LOAD = -10016,
+	/** A plugin has no entry symbol (vmmem_provider_init). */
+	VMMEM_E_PROVIDER_SYMBOL = -10017,
+	/** A provider was built for another provider-ABI major, or its tables are too small. */
+	VMMEM_E_PROVIDER_ABI = -10018,
+	/** A provider's description is invalid (missing mandatory op, bad name or options). */
+	VMMEM_E_PROVIDER_INVALID = -10019,
+	/** A provider of that name is already registered. */
+	VMMEM_E_PROVIDER_EXISTS = -10020,
+	/** A plugin file or its directory is writable by someone other than its owner or root. */
+	VMMEM_E_PROVIDER_UNSAFE = -10021,
+	/** An imported file is not sealed against shrinking (F_SEAL_SHRINK). */
+	VMMEM_E_NOT_SEALED = -10022,
+	/** An imported file is shorter than offset + size. */
+	VMMEM_E_FILE_TOO_SHORT = -10023,
+	/** A region has no file descriptor or is not a shared mapping, so it cannot be shared. */
+	VMMEM_E_NOT_SHAREABLE = -10024,
 };
 
 /**

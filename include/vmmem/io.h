@@ -64,7 +64,7 @@ VMMEM_EXPORT int vmmem_memory_get_iovecs(const struct vmmem_memory *m, uint64_t 
  * @param offset  file offset to read at (preadv), or -1 to use and advance the file position.
  * @return bytes read (0 at end of file or for @p len 0), or
  * @retval -EINVAL            @p m NULL, @p offset < -1, or @p len > SSIZE_MAX
- * @retval -EOVERFLOW         gpa + len passes 2^64
+ * @retval -EOVERFLOW         gpa + len passes 2^64, or offset + len passes 2^63 - 1
  * @retval VMMEM_E_UNMAPPED   @p gpa is in no region
  * @retval VMMEM_E_READ_ONLY  @p gpa is in a read-only region
  * @retval -errno             the system call failed (e.g. -EBADF, -EAGAIN, -EIO)
@@ -95,7 +95,7 @@ VMMEM_EXPORT int vmmem_memory_read_exact_from_fd(const struct vmmem_memory *m, u
  * @param offset  file offset to write at (pwritev), or -1 for the file position.
  * @return bytes written, or
  * @retval -EINVAL            @p m NULL, @p offset < -1, or @p len > SSIZE_MAX
- * @retval -EOVERFLOW         gpa + len passes 2^64
+ * @retval -EOVERFLOW         gpa + len passes 2^64, or offset + len passes 2^63 - 1
  * @retval VMMEM_E_UNMAPPED   @p gpa is in no region
  * @retval -EIO               the descriptor accepted 0 bytes (vm-memory's WriteZero)
  * @retval -errno             the system call failed before anything was written

@@ -205,6 +205,21 @@ VMMEM_EXPORT int vmmem_memory_remove_region(const struct vmmem_memory *m, uint64
 					    uint64_t size, struct vmmem_memory **out,
 					    struct vmmem_region **removed);
 
+/**
+ * @brief Discard the guest range [gpa, gpa + len), which may span regions: each piece is
+ *        discarded as vmmem_region_discard() does, after the whole range has been checked.
+ * @return 0 (also for @p len 0), or
+ * @retval -EINVAL             @p m is NULL
+ * @retval -EOVERFLOW          gpa + len passes 2^64
+ * @retval VMMEM_E_UNMAPPED    a byte of the range is in no region (nothing discarded)
+ * @retval ...                 the errors of vmmem_region_discard() (pieces before the failing
+ *                             one stay discarded)
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_discard(const struct vmmem_memory *m, uint64_t gpa, uint64_t len);
+
 VMMEM_END_DECLS
 
 #endif /* VMMEM_MEMORY_H */

@@ -176,6 +176,50 @@ VMMEM_EXPORT uint64_t vmmem_region_fd_offset(const struct vmmem_region *r);
  */
 VMMEM_EXPORT bool vmmem_region_contains(const struct vmmem_region *r, uint64_t gpa);
 
+/**
+ * @brief Page size of the memory backing the region: the host page size for caller-made
+ *        regions, the provider's (e.g. 2 MiB for hugetlb) otherwise. Discards must be
+ *        aligned to it.
+ * @return the page size, or 0 if @p r is NULL.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT uint64_t vmmem_region_page_size(const struct vmmem_region *r);
+
+struct vmmem_provider;
+
+/**
+ * @brief The provider that made the region (vmmem/ctx.h).
+ * @return the provider, or NULL for regions made with vmmem_region_new*() or imported, or
+ *         if @p r is NULL.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT const struct vmmem_provider *vmmem_region_provider(const struct vmmem_region *r);
+
+/**
+ * @brief Give back the memory of [offset, offset + len) of the region (balloon and
+ *        virtio-mem use); it reads as zeroes afterwards.
+ *
+ * The way depends on the backing: a hole punched in a shared file (memfd, hugetlbfs,
+ * imported fds), MADV_REMOVE for shared anonymous memory, MADV_DONTNEED for private memory.
+ * @return 0 (also for @p len 0), or
+ * @retval -EINVAL                 @p r is NULL
+ * @retval -EOVERFLOW              offset + len wraps
+ * @retval VMMEM_E_OUT_OF_BOUNDS   the range runs past the region
+ * @retval VMMEM_E_MISALIGNED      @p offset or @p len is not a multiple of the page size
+ * @retval VMMEM_E_READ_ONLY       the region is read-only
+ * @retval -EOPNOTSUPP             the region was made with vmmem_region_new*(): libvmmem does
+ *                                 not know how the caller's mapping was made
+ * @retval -errno                  the kernel refused (message says which call)
+ * @par Thread safety
+ * MT-Safe; concurrent guest accesses to the range see old data or zeroes.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_region_discard(struct vmmem_region *r, uint64_t offset, uint64_t len);
+
 VMMEM_END_DECLS
 
 #endif /* VMMEM_REGION_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* struct vmmem_config: the parsed form of a config string (see include/vmmem/config.h). */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stdbool.h>
+
+#include <vmmem/config.h>
+
+struct vmm_cfg_option {
+	char *key;
+	char *value; /* unescaped */
+	size_t pos;  /* byte offset of the key in the text */
+	bool common; /* one of the core's keys (gpa, size, prealloc, ...) */
+};
+
+struct vmm_cfg_region {
+	char *provider;
+	size_t pos; /* byte offset of the provider name */
+	struct vmm_cfg_option *options;
+	size_t n_options;
+	/* The common keys, parsed. */
+	uint64_t gpa;
+	uint64_t size;
+	bool prealloc;
+	uint32_t prealloc_threads;
+	bool dump;
+	bool merge;
+	bool readonly;
+};
+
+struct vmmem_config {
+	struct vmm_cfg_region *regions;
+	size_t n_regions;
+};
+
+/* Value parsers shared with the provider option resolution in ctx.c. Each returns 0 or
+ * VMMEM_E_CONFIG_VALUE without setting a message. */
+int vmm_parse_bool(const char *text, bool *out);
+int vmm_parse_uint(const char *text, uint64_t *out);
+int vmm_parse_size_value(const char *text, uint64_t *out);
+
+#endif /* VMM_CONFIG_H */

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/**
+ * @file vmmem/share.h
+ * @brief Sharing guest memory with another process: describing a region in the vhost-user
+ *        memory-region layout, and building regions from received file descriptors.
+ *
+ * The sender (a VMM) describes each fd-backed, shared region with vmmem_region_to_vhost()
+ * and passes the fd (SCM_RIGHTS). The receiver (a vhost-user backend) calls
+ * vmmem_region_import() for each, then vmmem_memory_new(). Before mapping, import checks
+ * that the file is at least mmap_offset + memory_size long and sealed against shrinking, so
+ * the peer cannot make the receiver SIGBUS by truncating the file later.
+ */
+#ifndef VMMEM_SHARE_H
+#define VMMEM_SHARE_H
+
+#include <vmmem/common.h>
+#include <vmmem/region.h>
+
+VMMEM_BEGIN_DECLS
+
+/** The vhost-user memory region descriptor (VhostUserMemoryRegion, 32 bytes, host order). */
+struct vmmem_vhost_region {
+	uint64_t guest_phys_addr; /**< GPA of the first byte */
+	uint64_t memory_size;     /**< bytes */
+	uint64_t userspace_addr;  /**< the sender's host address of the first byte */
+	uint64_t mmap_offset;     /**< offset in the fd where the region starts */
+};
+
+/**
+ * @brief Describe a shareable region for another process.
+ * @param[out] out the descriptor.
+ * @param[out] fd  the region's descriptor (still owned by the region; send it, do not close
+ *                 it); may be NULL.
+ * @return 0, or
+ * @retval -EINVAL                @p r or @p out is NULL
+ * @retval VMMEM_E_NOT_SHAREABLE  the region has no fd, or it is a private (copy-on-write)
+ *                                mapping whose writes the other process would not see
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_region_to_vhost(const struct vmmem_region *r,
+				       struct vmmem_vhost_region *out, int *fd);
+
+/** Map the region read-only; writes through libvmmem are refused. */
+#define VMMEM_IMPORT_READ_ONLY 0x1u
+/** Accept a file that is not sealed against shrinking (the peer is trusted not to). */
+#define VMMEM_IMPORT_ALLOW_UNSEALED 0x2u
+/** All import flags known to this version. */
+#define VMMEM_IMPORT_FLAGS_ALL (VMMEM_IMPORT_READ_ONLY | VMMEM_IMPORT_ALLOW_UNSEALED)
+
+/**
+ * @brief Build a region from a received fd and its vhost-user descriptor.
+ *
+ * Checks, in order: arguments; size and overflow of gpa + size and offset + size; fstat size
+ * >= mmap_offset + memory_size; F_GET_SEALS includes F_SEAL_SHRINK (unless
+ * ::VMMEM_IMPORT_ALLOW_UNSEALED). Then maps MAP_SHARED from mmap_offset rounded down to the
+ * file's page size (huge pages on hugetlbfs), with MADV_DONTDUMP. The region keeps its own
+ * duplicate of @p fd; the caller may close @p fd.
+ * @param[out] out the region with one reference; NULL on failure (nothing stays mapped).
+ * @return 0, or
+ * @retval -EINVAL                 NULL argument or unknown @p flags
+ * @retval -EBADF                  @p fd is not an open descriptor
+ * @retval VMMEM_E_ZERO_SIZE       memory_size is 0
+ * @retval -EOVERFLOW              gpa + size passes 2^64 - 1 or offset + size passes 2^63 - 1
+ * @retval VMMEM_E_FILE_TOO_SHORT  the file is shorter than mmap_offset + memory_size
+ * @retval VMMEM_E_NOT_SEALED      the file is not sealed with F_SEAL_SHRINK
+ * @retval -errno                  fstat, fcntl or mmap failed
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_region_import(struct vmmem_region **out,
+				     const struct vmmem_vhost_region *desc, int fd,
+				     uint32_t flags);
+
+VMMEM_END_DECLS
+
+#endif /* VMMEM_SHARE_H */

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Small helpers compiled into each provider plugin (plugins share no code at run time). */
+#ifndef VMMEM_PROVIDER_UTIL_H
+#define VMMEM_PROVIDER_UTIL_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <vmmem/provider.h>
+
+/* mmap flags for the share/reserve options. */
+static inline int pu_map_flags(int share, int reserve)
+{
+	return (share ? MAP_SHARED : MAP_PRIVATE) | (reserve ? 0 : MAP_NORESERVE);
+}
+
+/*
+ * Discard [offset, offset + length) of a mapping, the way its backing needs (QEMU's
+ * ram_block_discard_range table): a shared file mapping gets a hole punched in the file
+ * (frees the page cache pages every mapper sees); shared anonymous memory (shmem) gets
+ * MADV_REMOVE; private memory gets MADV_DONTNEED, which drops our copy-on-write pages
+ * without touching the file.
+ */
+static inline int pu_discard(const struct vmmem_core_api *core, const struct vmmem_mapping *m,
+			     uint64_t offset, uint64_t length)
+{
+	void *addr = (char *)m->addr + offset;
+
+	if (m->flags & VMMEM_MAPPING_SHARED) {
+		if (m->fd >= 0) {
+			if (fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+				      (off_t)(m->fd_offset + offset), (off_t)length) < 0)
+				return core->set_error(-errno, "discard: fallocate(PUNCH_HOLE): %m");
+			return 0;
+		}
+		if (madvise(addr, length, MADV_REMOVE) < 0)
+			return core->set_error(-errno, "discard: madvise(MADV_REMOVE): %m");
+		return 0;
+	}
+	if (madvise(addr, length, MADV_DONTNEED) < 0)
+		return core->set_error(-errno, "discard: madvise(MADV_DONTNEED): %m");
+	return 0;
+}
+
+/* Size in bytes as "2 MiB" style text for messages. */
+static inline const char *pu_size_unit(uint64_t v, uint64_t *scaled)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	unsigned int i = 0;
+
+	while (i < 4 && v >= 1024 && v % 1024 == 0) {
+		v /= 1024;
+		i++;
+	}
+	*scaled = v;
+	return units[i];
+}
+
+#endif /* VMMEM_PROVIDER_UTIL_H */
