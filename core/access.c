@@ -5,6 +5,7 @@
 #include <vmmem/access.h>
 
 #include "copy.h"
+#include "dirty.h"
 #include "error.h"
 #include "memory.h"
 #include "walk.h"
@@ -38,16 +39,19 @@ static size_t transfer(const struct vmmem_memory *m, uint64_t gpa, uint8_t *buf,
 	*why = 0;
 	vmm_walk_init(&w, m, gpa, len, to_guest);
 	while (w.left) {
+		const struct vmm_slot *s;
+		uint64_t piece_gpa = w.gpa, n;
 		uint8_t *host;
-		uint64_t n;
 
-		*why = vmm_walk_next(&w, &host, &n, NULL);
+		*why = vmm_walk_next(&w, &host, &n, &s);
 		if (*why)
 			break;
-		if (to_guest)
+		if (to_guest) {
 			vmm_copy(host, buf + done, n);
-		else
+			vmm_mark_written(m, vmm_slot_region(s), piece_gpa - s->gpa, piece_gpa, n);
+		} else {
 			vmm_copy(buf + done, host, n);
+		}
 		done += n;
 	}
 	return done;
@@ -129,40 +133,65 @@ vmmem_memory_write_exact(const struct vmmem_memory *m, uint64_t gpa, const void 
 	return transfer_exact(m, gpa, (void *)(uintptr_t)buf, len, true, done);
 }
 
-/* vmmem_memory_read_obj -- the one-region case inline, everything else via read_exact */
+/* The paths of read_obj/write_obj that are not "small object inside one region": kept out of
+ * line and reached by tail calls, so the fast path needs no stack frame. */
+static VMM_COLD int read_obj_slow(const struct vmmem_memory *m, uint64_t gpa, void *obj,
+				  size_t size)
+{
+	return transfer_exact(m, gpa, obj, size, false, NULL);
+}
+
+static __attribute__((noinline)) int write_obj_slow(const struct vmmem_memory *m, uint64_t gpa,
+						    const void *obj, size_t size)
+{
+	return transfer_exact(m, gpa, (void *)(uintptr_t)obj, size, true, NULL);
+}
+
+static __attribute__((noinline)) int write_obj_mark(const struct vmmem_memory *m,
+						    const struct vmm_slot *s, uint64_t gpa,
+						    size_t size)
+{
+	vmm_mark_written_slow(m, vmm_slot_region(s), gpa - s->gpa, gpa, size);
+	return 0;
+}
+
+/* vmmem_memory_read_obj -- an object of up to 8 bytes inside one region inline, the rest via
+ * read_exact */
 int
 vmmem_memory_read_obj(const struct vmmem_memory *m, uint64_t gpa, void *obj, size_t size)
 {
-	if (likely(m && obj)) {
+	if (likely(m && obj && size - 1 < 8)) { /* size 0 wraps: general path */
 		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-		/* size - 1 wraps for size 0, which then takes the general path. */
 		if (likely(s && size - 1 <= s->last - gpa)) {
 			vmm_copy(obj, s->host + (gpa - s->gpa), size);
 			return 0;
 		}
 	}
-	return transfer_exact(m, gpa, obj, size, false, NULL);
+	return read_obj_slow(m, gpa, obj, size);
 }
 
 int
 vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *obj, size_t size)
 {
-	if (likely(m && obj)) {
+	if (likely(m && obj && size - 1 < 8)) {
 		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
 		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_read_only(s))) {
 			vmm_copy(s->host + (gpa - s->gpa), obj, size);
+			if (unlikely(__atomic_load_n(&vmm_tracked_regions, __ATOMIC_RELAXED) != 0 ||
+				     m->vlog != NULL))
+				return write_obj_mark(m, s, gpa, size);
 			return 0;
 		}
 	}
-	return transfer_exact(m, gpa, (void *)(uintptr_t)obj, size, true, NULL);
+	return write_obj_slow(m, gpa, obj, size);
 }
 
 /* Host address of a naturally aligned @size-byte value at @gpa, or an error. Bounds are
  * checked before alignment, as vm-memory does. */
 static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned int size,
-			 bool store, uint8_t **host)
+			 bool store, uint8_t **host, const struct vmm_slot **slot)
 {
 	const struct vmm_slot *s = vmm_lookup(m, gpa);
 	uint8_t *p;
@@ -181,6 +210,7 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 			       "%u-byte atomic access at 0x%llx (host %p) is not aligned", size,
 			       (unsigned long long)gpa, (void *)p);
 	*host = p;
+	*slot = s;
 	return 0;
 }
 
@@ -188,13 +218,14 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 	int vmmem_memory_load_u##bits(const struct vmmem_memory *m, uint64_t gpa, int order, \
 				      uint##bits##_t *out)                                \
 	{                                                                                 \
+		const struct vmm_slot *s = NULL;                                          \
 		uint8_t *p = NULL;                                                        \
 		int rc;                                                                   \
                                                                                           \
 		VMM_CHECK_ARG(m);                                                         \
 		VMM_CHECK_ARG(out);                                                       \
 		VMM_CHECK_ARG(vmm_load_order_ok(order));                                  \
-		rc = atomic_target(m, gpa, bits / 8, false, &p);                          \
+		rc = atomic_target(m, gpa, bits / 8, false, &p, &s);                      \
 		if (rc)                                                                   \
 			return rc;                                                        \
 		*out = vmm_atomic_load##bits(p, order);                                   \
@@ -203,15 +234,17 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 	int vmmem_memory_store_u##bits(const struct vmmem_memory *m, uint64_t gpa,        \
 				       uint##bits##_t val, int order)                     \
 	{                                                                                 \
+		const struct vmm_slot *s = NULL;                                          \
 		uint8_t *p = NULL;                                                        \
 		int rc;                                                                   \
                                                                                           \
 		VMM_CHECK_ARG(m);                                                         \
 		VMM_CHECK_ARG(vmm_store_order_ok(order));                                 \
-		rc = atomic_target(m, gpa, bits / 8, true, &p);                           \
+		rc = atomic_target(m, gpa, bits / 8, true, &p, &s);                       \
 		if (rc)                                                                   \
 			return rc;                                                        \
 		vmm_atomic_store##bits(p, val, order);                                    \
+		vmm_mark_written(m, vmm_slot_region(s), gpa - s->gpa, gpa, bits / 8);     \
 		return 0;                                                                 \
 	}
 

@@ -9,11 +9,14 @@
 #include "error.h"
 
 /* The keys every region takes, whatever its provider. */
-enum common_key { KEY_GPA, KEY_SIZE, KEY_PREALLOC, KEY_THREADS, KEY_DUMP, KEY_MERGE, KEY_RO };
+enum common_key {
+	KEY_GPA, KEY_SIZE, KEY_PREALLOC, KEY_THREADS, KEY_DUMP, KEY_MERGE, KEY_RO,
+	KEY_DIRTY, KEY_DIRTY_PAGE,
+};
 static const char *const common_keys[] = {
 	[KEY_GPA] = "gpa",     [KEY_SIZE] = "size", [KEY_PREALLOC] = "prealloc",
 	[KEY_THREADS] = "prealloc-threads", [KEY_DUMP] = "dump", [KEY_MERGE] = "merge",
-	[KEY_RO] = "readonly",
+	[KEY_RO] = "readonly", [KEY_DIRTY] = "dirty-log", [KEY_DIRTY_PAGE] = "dirty-page-size",
 };
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))
 
@@ -198,9 +201,10 @@ static int parse_value(struct parser *p, char **out)
 		v[n++] = c;
 		p->i++;
 	}
-	/* Whitespace before a ';' or the end is layout, not value. */
-	while (n && is_space(v[n - 1]))
-		n--;
+	/* Whitespace before a ';' or the end is layout, not value; before a ',' it is kept. */
+	if (t[p->i] != ',')
+		while (n && is_space(v[n - 1]))
+			n--;
 	v[n] = '\0';
 	*out = v;
 	return 0;
@@ -260,6 +264,11 @@ static int check_region(struct vmm_cfg_region *r)
 			if (vmm_parse_size_value(o->value, &r->size) || r->size == 0)
 				return value_error(o, "a non-zero size (e.g. 4096, 2M, 1G)");
 			break;
+		case KEY_DIRTY_PAGE:
+			if (vmm_parse_size_value(o->value, &v) || v < 4096 || (v & (v - 1)))
+				return value_error(o, "a power of two of at least 4096 (e.g. 4K, 2M)");
+			r->dirty_page_size = v;
+			break;
 		case KEY_THREADS:
 			if (vmm_parse_uint(o->value, &v) || v == 0 || v > UINT32_MAX)
 				return value_error(o, "a thread count of at least 1");
@@ -268,7 +277,8 @@ static int check_region(struct vmm_cfg_region *r)
 		case KEY_PREALLOC:
 		case KEY_DUMP:
 		case KEY_MERGE:
-		case KEY_RO: {
+		case KEY_RO:
+		case KEY_DIRTY: {
 			bool b;
 
 			if (vmm_parse_bool(o->value, &b))
@@ -279,12 +289,17 @@ static int check_region(struct vmm_cfg_region *r)
 				r->dump = b;
 			else if (k == KEY_MERGE)
 				r->merge = b;
+			else if (k == KEY_DIRTY)
+				r->dirty_log = b;
 			else
 				r->readonly = b;
 			break;
 		}
 		}
 	}
+	if (seen[KEY_DIRTY_PAGE] && !r->dirty_log)
+		return vmm_err(VMMEM_E_CONFIG_CONFLICT,
+			       "config position %zu: dirty-page-size= needs dirty-log=on", r->pos);
 	if (!seen[KEY_GPA] || !seen[KEY_SIZE])
 		return vmm_err(VMMEM_E_CONFIG_KEY, "config position %zu: region '%s' needs %s", r->pos,
 			       r->provider, !seen[KEY_GPA] ? "gpa=" : "size=");

@@ -27,6 +27,8 @@ struct vmm_cfg_region {
 	bool dump;
 	bool merge;
 	bool readonly;
+	bool dirty_log;
+	uint64_t dirty_page_size; /* 0: the default (4 KiB) */
 };
 
 struct vmmem_config {

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dirty.h"
 #include "error.h"
 #include "region.h"
 #include "util.h"
@@ -154,8 +155,9 @@ static const struct vmmem_provider *find_locked(const struct vmmem_ctx *ctx, con
 
 static bool is_common_key(const char *key)
 {
-	static const char *const keys[] = { "gpa", "size", "prealloc", "prealloc-threads",
-					    "dump", "merge", "readonly" };
+	static const char *const keys[] = { "gpa",   "size",     "prealloc", "prealloc-threads",
+					    "dump",  "merge",    "readonly", "dirty-log",
+					    "dirty-page-size" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(key, keys[i]))
@@ -304,16 +306,30 @@ static int run_init(struct vmmem_ctx *ctx, struct vmm_plugin *plugin,
 		    vmmem_provider_init_fn *init)
 {
 	struct vmmem_provider_handle h = { .ctx = ctx, .plugin = plugin };
+	const char *who = plugin->path ? plugin->path : "in-process provider";
 	struct vmmem_provider **all;
-	int rc = init(&core_api, &h);
+	int rc;
 
+	vmm_err(0, "%s", ""); /* so a failing init without a message is recognisable */
+	rc = init(&core_api, &h);
 	if (rc > 0)
 		rc = -EIO;
 	if (rc == 0 && h.error)
 		rc = h.error;
 	if (rc == 0 && h.n_pending == 0)
-		rc = vmm_err(VMMEM_E_PROVIDER_INVALID, "%s registered no provider",
-			     plugin->path ? plugin->path : "provider entry point");
+		rc = vmm_err(VMMEM_E_PROVIDER_INVALID, "registered no provider");
+	if (rc) {
+		/* Name the plugin in front of whatever detail the failure left (copied out
+		 * first: the message buffer is about to be rewritten). */
+		char detail[400];
+
+		snprintf(detail, sizeof(detail), "%s", vmmem_errormsg());
+		if (*detail)
+			rc = vmm_err(rc, "%s: %s", who, detail);
+		else
+			rc = vmm_err(rc, "%s: %s failed: %s", who, VMMEM_PROVIDER_ENTRY_NAME,
+				     vmmem_strerror(rc));
+	}
 	if (rc == 0) {
 		all = realloc(ctx->providers, (ctx->n_providers + h.n_pending) * sizeof(*all));
 		if (!all) {
@@ -537,6 +553,7 @@ static int try_dir_for_name(struct vmmem_ctx *ctx, const char *dir, void *arg)
 static int load_provider_locked(struct vmmem_ctx *ctx, const char *name)
 {
 	struct load_by_name l = { .name = name };
+	size_t before = ctx->n_providers;
 	char *path;
 	int rc;
 
@@ -547,6 +564,9 @@ static int load_provider_locked(struct vmmem_ctx *ctx, const char *name)
 		return rc;
 	if (find_locked(ctx, name))
 		return 0;
+	/* The file did not provide what its name promised: undo what it registered. */
+	while (ctx->n_providers > before)
+		vmm_provider_unref(ctx->providers[--ctx->n_providers]);
 	path = search_path_locked(ctx);
 	rc = vmm_err(VMMEM_E_PROVIDER_NOT_FOUND,
 		     l.tried ? "plugin " PLUGIN_PREFIX "%s" PLUGIN_SUFFIX " did not register '%s'"
@@ -863,6 +883,11 @@ static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 		rc = vmm_region_alloc(out, &tmpl);
 		if (rc == 0) {
 			p = NULL; /* the region holds the reference now */
+			if (cr->dirty_log) {
+				rc = vmmem_region_dirty_enable(*out, cr->dirty_page_size);
+				if (rc)
+					*out = vmmem_region_unref(*out);
+			}
 			goto out;
 		}
 	}

@@ -78,6 +78,8 @@ static const char *library_error_text(int err)
 		return "shared file is shorter than the region";
 	case VMMEM_E_NOT_SHAREABLE:
 		return "region cannot be shared with another process";
+	case VMMEM_E_NOT_TRACKED:
+		return "dirty tracking is not enabled for the region";
 	default:
 		return NULL;
 	}

@@ -6,6 +6,7 @@
 
 #include <vmmem/io.h>
 
+#include "dirty.h"
 #include "error.h"
 #include "memory.h"
 #include "walk.h"
@@ -50,6 +51,7 @@ static int collect(const struct vmmem_memory *m, uint64_t gpa, uint64_t len, uns
 				.ptr = host,
 				.len = plen,
 				.region = r,
+				.memory = m,
 				.region_offset = (uint64_t)(host - r->host),
 				.flags = vmm_slot_read_only(s) ? VMMEM_SLICE_READ_ONLY : 0,
 			};
@@ -133,9 +135,21 @@ static ssize_t read_once(const struct vmmem_memory *m, uint64_t gpa, int fd, siz
 	do
 		r = offset < 0 ? readv(fd, iov, niov) : preadv(fd, iov, niov, offset);
 	while (r < 0 && errno == EINTR);
-	if (r < 0)
+	if (r < 0) {
+		int err = errno;
+		uint64_t gathered = 0;
+
+		/* A failed read may still have written part of the buffers (as vm-memory
+		 * assumes): count every gathered byte as written. */
+		for (int i = 0; i < niov; i++)
+			gathered += iov[i].iov_len;
+		vmm_mark_range(m, gpa, gathered);
+		errno = err;
 		return vmm_err(-errno, "reading fd %d into guest 0x%llx: %m", fd,
 			       (unsigned long long)gpa);
+	}
+	if (r > 0)
+		vmm_mark_range(m, gpa, (uint64_t)r);
 	return r;
 }
 

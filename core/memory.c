@@ -4,7 +4,9 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
+#include "dirty.h"
 #include "error.h"
 
 /* More buckets than this would cost more memory than the regions themselves are worth. */
@@ -45,6 +47,41 @@ static int sort_and_check(struct vmmem_region **regions, size_t count)
 	return 0;
 }
 
+/* Indexes at least this big go into a transparent-huge-page mapping: random lookups over
+ * thousands of regions then cost one TLB entry instead of hundreds. */
+#define HUGE_INDEX (UINT64_C(512) << 10)
+#define HUGE_PAGE (UINT64_C(2) << 20)
+
+/* Memory for a memory object of @bytes: malloc, or a 2 MiB-aligned THP mapping for big
+ * indexes (*map_len set to its length). */
+static void *index_alloc(uint64_t bytes, uint64_t *map_len)
+{
+	uint64_t len = (bytes + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uint8_t *p, *aligned;
+
+	*map_len = 0;
+	if (bytes < HUGE_INDEX)
+		return malloc(bytes);
+	p = mmap(NULL, len + HUGE_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return malloc(bytes);
+	aligned = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+	if (aligned > p)
+		munmap(p, (size_t)(aligned - p));
+	munmap(aligned + len, (size_t)(p + HUGE_PAGE - aligned));
+	madvise(aligned, len, MADV_HUGEPAGE); /* best effort: THP may be off */
+	*map_len = len;
+	return aligned;
+}
+
+static void index_free(struct vmmem_memory *m)
+{
+	if (m->map_len)
+		munmap(m, m->map_len);
+	else
+		free(m);
+}
+
 /* Smallest bucket shift giving at most about two buckets per region. */
 static uint32_t choose_shift(uint64_t span, size_t count)
 {
@@ -59,9 +96,10 @@ static uint32_t choose_shift(uint64_t span, size_t count)
 	return shift;
 }
 
-/* Build a memory over @count sorted, non-overlapping regions, taking a reference on each. */
+/* Build a memory over @count sorted, non-overlapping regions, taking a reference on each
+ * and on @vlog (which must cover them; may be NULL). */
 static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *sorted,
-			size_t count)
+			size_t count, struct vmmem_vhost_log *vlog)
 {
 	uint64_t base = sorted[0]->gpa;
 	uint64_t last_addr = vmm_region_last(sorted[count - 1]);
@@ -70,17 +108,26 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 	struct vmmem_memory *m;
 	size_t j = 0;
 
-	m = malloc(sizeof(*m) + count * sizeof(struct vmm_slot) +
-		   (nbuckets + 1) * sizeof(uint32_t));
+	if (vlog && !vmm_vlog_covers(vlog, last_addr))
+		return vmm_err(-ENOBUFS,
+			       "memory: the vhost log (%llu bytes) does not cover GPA 0x%llx",
+			       (unsigned long long)vlog->size, (unsigned long long)last_addr);
+	uint64_t map_len;
+
+	m = index_alloc(sizeof(*m) + (count + 1) * sizeof(struct vmm_slot) +
+			(nbuckets + 1) * sizeof(uint32_t), &map_len);
 	if (!m)
 		return vmm_err(-ENOMEM, "memory: out of memory for %zu regions", count);
+	m->map_len = map_len;
 	m->refs = 1;
+	m->vlog = vmmem_vhost_log_ref(vlog);
 	m->count = (uint32_t)count;
 	m->shift = shift;
 	m->base = base;
 	m->nbuckets = nbuckets;
 	m->last_addr = last_addr;
-	m->bucket = (uint32_t *)&m->slots[count];
+	m->bucket = (uint32_t *)&m->slots[count + 1];
+	m->slots[count] = (struct vmm_slot){ .gpa = UINT64_MAX, .last = UINT64_MAX };
 	for (size_t i = 0; i < count; i++) {
 		struct vmmem_region *r = vmmem_region_ref(sorted[i]);
 
@@ -128,7 +175,7 @@ vmmem_memory_new(struct vmmem_memory **out, struct vmmem_region *const *regions,
 	memcpy(sorted, regions, count * sizeof(*sorted));
 	rc = sort_and_check(sorted, count);
 	if (rc == 0)
-		rc = memory_build(out, sorted, count);
+		rc = memory_build(out, sorted, count, NULL);
 	free(sorted);
 	return rc;
 }
@@ -148,7 +195,8 @@ vmmem_memory_unref(struct vmmem_memory *m)
 		return NULL;
 	for (uint32_t i = 0; i < m->count; i++)
 		vmmem_region_unref(vmm_slot_region(&m->slots[i]));
-	free(m);
+	vmmem_vhost_log_unref(m->vlog);
+	index_free(m);
 	return NULL;
 }
 
@@ -177,12 +225,16 @@ vmmem_memory_find_region(const struct vmmem_memory *m, uint64_t gpa, struct vmme
 {
 	const struct vmm_slot *s;
 
-	VMM_CHECK_ARG(out);
-	*out = NULL;
-	VMM_CHECK_ARG(m);
+	if (unlikely(!m || !out)) {
+		if (out)
+			*out = NULL;
+		return vmm_err(-EINVAL, "%s: invalid argument: %s", __func__, !m ? "m" : "out");
+	}
 	s = vmm_lookup(m, gpa);
-	if (unlikely(!s))
+	if (unlikely(!s)) {
+		*out = NULL;
 		return vmm_err_unmapped(gpa);
+	}
 	*out = vmm_slot_region(s);
 	return 0;
 }
@@ -292,7 +344,7 @@ vmmem_memory_insert_region(const struct vmmem_memory *m, struct vmmem_region *r,
 	a[m->count] = r;
 	rc = sort_and_check(a, m->count + 1);
 	if (rc == 0)
-		rc = memory_build(out, a, m->count + 1);
+		rc = memory_build(out, a, m->count + 1, m->vlog);
 	free(a);
 	return rc;
 }
@@ -322,7 +374,7 @@ vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t 
 		return vmm_err(-ENOMEM, "memory: out of memory");
 	victim = a[i];
 	memmove(&a[i], &a[i + 1], (m->count - (size_t)i - 1) * sizeof(*a));
-	rc = memory_build(out, a, m->count - 1);
+	rc = memory_build(out, a, m->count - 1, m->vlog);
 	free(a);
 	if (rc == 0 && removed)
 		*removed = vmmem_region_ref(victim);
@@ -357,4 +409,22 @@ vmmem_memory_discard(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+int
+vmmem_memory_set_vhost_log(const struct vmmem_memory *m, struct vmmem_vhost_log *log,
+			   struct vmmem_memory **out)
+{
+	struct vmmem_region **a;
+	int rc;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(m);
+	a = region_array(m, 0);
+	if (!a)
+		return vmm_err(-ENOMEM, "memory: out of memory");
+	rc = memory_build(out, a, m->count, log);
+	free(a);
+	return rc;
 }

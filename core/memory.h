@@ -48,28 +48,43 @@ struct vmmem_memory {
 	uint64_t base;          /* gpa of the first region */
 	uint64_t nbuckets;      /* bucket[] has nbuckets + 1 entries */
 	uint64_t last_addr;     /* last byte of the last region */
+	struct vmmem_vhost_log *vlog; /* with a reference, or NULL: writes also set its bits */
+	uint64_t map_len;       /* size of the huge-page mapping holding this, 0 if malloc'd */
 	uint32_t *bucket;
-	struct vmm_slot slots[]; /* count entries, then the bucket array */
+	struct vmm_slot slots[]; /* count entries, a sentinel (gpa = 2^64 - 1), the buckets */
 };
 
 /* The slot holding @gpa, or NULL. Branch-light; no calls. */
 static inline const struct vmm_slot *vmm_lookup(const struct vmmem_memory *m, uint64_t gpa)
 {
-	uint64_t b = (gpa - m->base) >> m->shift; /* gpa < base wraps to a huge bucket */
-	const struct vmm_slot *s;
+	const struct vmm_slot *s = m->slots;
 	uint32_t lo, n;
+	uint64_t b;
 
-	if (unlikely(b >= m->nbuckets))
-		return NULL;
-	lo = m->bucket[b];
-	n = m->bucket[b + 1] - lo + 1;
-	s = &m->slots[lo];
-	/* Largest candidate starting at or before gpa (branch-free halving). */
-	while (n > 1) {
-		uint32_t half = n / 2;
+	if (m->count != 1) { /* one region is the common VM: skip the index */
+		b = gpa - m->base; /* gpa < base wraps to a huge offset */
+		/* Past the last byte (or before the first): no region. This also keeps
+		 * 2^64 - 1, which no region holds, away from the sentinel below. */
+		if (unlikely(b > m->last_addr - m->base))
+			return NULL;
+		b >>= m->shift;
+		lo = m->bucket[b];
+		n = m->bucket[b + 1] - lo + 1;
+		s = &m->slots[lo];
+		if (likely(n <= 2)) {
+			/* One or two candidates, resolved without a branch. With one, the next
+			 * slot (maybe the sentinel) starts past this bucket, so the compare is
+			 * false; with two, it picks the second if it starts at or before gpa. */
+			s += s[1].gpa <= gpa;
+		} else {
+			/* A crowded bucket: largest candidate starting at or before gpa. */
+			while (n > 1) {
+				uint32_t half = n / 2;
 
-		s = s[half].gpa <= gpa ? s + half : s;
-		n -= half;
+				s = s[half].gpa <= gpa ? s + half : s;
+				n -= half;
+			}
+		}
 	}
 	/* gpa < s->gpa wraps to a huge offset, so one compare covers both ends. */
 	if (unlikely(gpa - s->gpa > s->last - s->gpa))

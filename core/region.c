@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ctx.h"
+#include "dirty.h"
 #include "error.h"
 #include "util.h"
 
@@ -149,6 +150,7 @@ vmmem_region_unref(struct vmmem_region *r)
 		munmap(r->unmap_addr, r->unmap_len);
 	if (r->owns_fd && r->fd >= 0)
 		close(r->fd);
+	vmm_dirty_free_all(r);
 	free(r);
 	return NULL;
 }

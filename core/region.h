@@ -15,7 +15,10 @@ enum vmm_discard_kind {
 	VMM_DISCARD_SHARED_FD, /* MAP_SHARED of fd (imported): punch a hole in the file */
 };
 
+struct vmm_dirty;
+
 struct vmmem_region {
+	struct vmm_dirty *dirty; /* atomic: the bitmap writes mark, NULL when not tracked */
 	uint64_t gpa;       /* first guest-physical byte */
 	uint64_t size;      /* bytes, never 0; gpa + size < 2^64 */
 	uint8_t *host;      /* host address of gpa */
@@ -30,6 +33,7 @@ struct vmmem_region {
 	uint64_t unmap_len;
 	struct vmmem_provider *provider; /* with a reference, or NULL */
 	struct vmmem_mapping mapping;    /* what the provider made, for destroy/discard */
+	struct vmm_dirty *dirty_all;     /* every bitmap made for the region (freed with it) */
 	unsigned long refs; /* atomic */
 };
 

@@ -98,7 +98,8 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 	 * page below and point the region at the right byte (libvhost-user's recipe). */
 	map_offset = desc->mmap_offset & ~(page_size - 1);
 	in_map = desc->mmap_offset - map_offset;
-	map_len = desc->memory_size + in_map;
+	/* Whole pages: hugetlb mappings are made and unmapped in huge pages. */
+	map_len = (desc->memory_size + in_map + page_size - 1) & ~(page_size - 1);
 	p = mmap(NULL, map_len,
 		 (flags & VMMEM_IMPORT_READ_ONLY) ? PROT_READ : PROT_READ | PROT_WRITE,
 		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)map_offset);

@@ -7,6 +7,7 @@
 #include <vmmem/slice.h>
 
 #include "copy.h"
+#include "dirty.h"
 #include "error.h"
 #include "memory.h"
 #include "walk.h"
@@ -17,15 +18,25 @@ static bool access_ok(unsigned int access)
 }
 
 static void slice_set(struct vmmem_slice *out, uint8_t *ptr, size_t len,
-		      const struct vmmem_region *region, uint64_t region_offset, uint32_t flags)
+		      const struct vmmem_region *region, const struct vmmem_memory *memory,
+		      uint64_t region_offset, uint32_t flags)
 {
 	*out = (struct vmmem_slice){
 		.ptr = ptr,
 		.len = len,
 		.region = region,
+		.memory = memory,
 		.region_offset = region_offset,
 		.flags = flags,
 	};
+}
+
+/* Record a write of [off, off + len) of @s (len > 0) for dirty tracking. */
+static void slice_written(const struct vmmem_slice *s, size_t off, size_t len)
+{
+	if (s->region && len)
+		vmm_mark_written(s->memory, s->region, s->region_offset + off,
+				 s->region->gpa + s->region_offset + off, len);
 }
 
 static int err_bounds(size_t off, size_t len, size_t limit)
@@ -60,20 +71,20 @@ vmmem_slice_from_buffer(struct vmmem_slice *out, void *ptr, size_t len, uint32_t
 	VMM_CHECK_ARG(ptr || len == 0);
 	VMM_CHECK_ARG(!(flags & ~VMMEM_SLICE_READ_ONLY));
 	VMM_CHECK_ARG(!__builtin_add_overflow((uintptr_t)ptr, len, &end));
-	slice_set(out, ptr, len, NULL, 0, flags);
+	slice_set(out, ptr, len, NULL, NULL, 0, flags);
 	return 0;
 }
 
-/* A view of @len bytes at @offset of region @r, for @access. */
-static int region_view(const struct vmmem_region *r, uint64_t offset, size_t len,
-		       unsigned int access, struct vmmem_slice *out)
+/* A view of @len bytes at @offset of region @r (of memory @m, or NULL), for @access. */
+static int region_view(const struct vmmem_region *r, const struct vmmem_memory *m,
+		       uint64_t offset, size_t len, unsigned int access, struct vmmem_slice *out)
 {
 	bool ro = r->flags & VMMEM_REGION_READ_ONLY;
 
 	if (ro && (access & VMMEM_ACCESS_WRITE))
 		return vmm_err(VMMEM_E_READ_ONLY, "write view of read-only region at 0x%llx",
 			       (unsigned long long)r->gpa);
-	slice_set(out, r->host + offset, len, r, offset, ro ? VMMEM_SLICE_READ_ONLY : 0);
+	slice_set(out, r->host + offset, len, r, m, offset, ro ? VMMEM_SLICE_READ_ONLY : 0);
 	return 0;
 }
 
@@ -95,7 +106,7 @@ vmmem_memory_get_slice(const struct vmmem_memory *m, uint64_t gpa, size_t len,
 		return vmm_err(VMMEM_E_CROSSES_REGION,
 			       "guest range 0x%llx + 0x%zx runs past its region's end 0x%llx",
 			       (unsigned long long)gpa, len, (unsigned long long)s->last);
-	return region_view(vmm_slot_region(s), gpa - s->gpa, len, access, out);
+	return region_view(vmm_slot_region(s), m, gpa - s->gpa, len, access, out);
 }
 
 int
@@ -114,7 +125,7 @@ vmmem_region_get_slice(const struct vmmem_region *r, uint64_t offset, size_t len
 		return vmm_err(VMMEM_E_OUT_OF_BOUNDS,
 			       "region offset 0x%llx + 0x%zx is past its size 0x%llx",
 			       (unsigned long long)offset, len, (unsigned long long)r->size);
-	return region_view(r, offset, len, access, out);
+	return region_view(r, NULL, offset, len, access, out);
 }
 
 int
@@ -128,7 +139,7 @@ vmmem_slice_subslice(const struct vmmem_slice *s, size_t off, size_t len, struct
 	if (rc)
 		return rc;
 	/* out may alias s: read s completely before writing. */
-	slice_set(out, s->ptr + off, len, s->region, s->region_offset + off, s->flags);
+	slice_set(out, s->ptr + off, len, s->region, s->memory, s->region_offset + off, s->flags);
 	return 0;
 }
 
@@ -151,8 +162,9 @@ vmmem_slice_split_at(const struct vmmem_slice *s, size_t mid, struct vmmem_slice
 	VMM_CHECK_ARG(s);
 	if (mid > s->len)
 		return err_bounds(mid, 0, s->len);
-	slice_set(&h, s->ptr, mid, s->region, s->region_offset, s->flags);
-	slice_set(&t, s->ptr + mid, s->len - mid, s->region, s->region_offset + mid, s->flags);
+	slice_set(&h, s->ptr, mid, s->region, s->memory, s->region_offset, s->flags);
+	slice_set(&t, s->ptr + mid, s->len - mid, s->region, s->memory, s->region_offset + mid,
+		  s->flags);
 	if (head)
 		*head = h;
 	if (tail)
@@ -185,6 +197,7 @@ vmmem_slice_copy_from(const struct vmmem_slice *s, const void *buf, size_t len)
 	n = len < s->len ? len : s->len;
 	VMM_CHECK_ARG(n <= SSIZE_MAX);
 	vmm_copy(s->ptr, buf, n);
+	slice_written(s, 0, n);
 	return (ssize_t)n;
 }
 
@@ -201,6 +214,7 @@ vmmem_slice_copy_to_slice(const struct vmmem_slice *src, const struct vmmem_slic
 	VMM_CHECK_ARG(n <= SSIZE_MAX);
 	/* The views may overlap (vm-memory uses memmove too). */
 	memmove(dst->ptr, src->ptr, n);
+	slice_written(dst, 0, n);
 	return (ssize_t)n;
 }
 
@@ -242,6 +256,7 @@ vmmem_slice_write(const struct vmmem_slice *s, size_t off, const void *buf, size
 		if (s->flags & VMMEM_SLICE_READ_ONLY)
 			return err_read_only();
 		vmm_copy(s->ptr + off, buf, (size_t)n);
+		slice_written(s, off, (size_t)n);
 	}
 	return n;
 }
@@ -313,6 +328,7 @@ static int slice_atomic_target(const struct vmmem_slice *s, size_t off, size_t s
 		if (rc)                                                                   \
 			return rc;                                                        \
 		vmm_atomic_store##bits(p, val, order);                                    \
+		slice_written(s, off, bits / 8);                                          \
 		return 0;                                                                 \
 	}
 
@@ -383,6 +399,7 @@ vmmem_array_store(const struct vmmem_array *a, size_t index, const void *in)
 	if (a->slice.flags & VMMEM_SLICE_READ_ONLY)
 		return err_read_only();
 	vmm_copy_element(a->slice.ptr + index * a->elem_size, in, a->elem_size);
+	slice_written(&a->slice, index * a->elem_size, a->elem_size);
 	return 0;
 }
 
@@ -429,5 +446,6 @@ vmmem_array_copy_from(const struct vmmem_array *a, const void *buf, size_t n)
 		return err_read_only();
 	n = n < a->count ? n : a->count;
 	copy_elements(a->slice.ptr, buf, n, a->elem_size);
+	slice_written(&a->slice, 0, n * a->elem_size);
 	return (ssize_t)n;
 }

@@ -15,6 +15,8 @@
  * - vmmem/config.h   config strings describing a whole guest memory
  * - vmmem/ctx.h      provider plugins and memory built from config strings
  * - vmmem/share.h    vhost-user region descriptors and import of received fds
+ * - vmmem/dirty.h    dirty-page tracking and the vhost-user dirty log
+ * - vmmem/atomic.h   swappable memory for hotplug (read-copy-update)
  *
  * vmmem/provider.h, the ABI for writing providers, is not included here.
  */
@@ -33,5 +35,7 @@
 #include <vmmem/config.h>
 #include <vmmem/ctx.h>
 #include <vmmem/share.h>
+#include <vmmem/dirty.h>
+#include <vmmem/atomic.h>
 
 #endif /* VMMEM_H */

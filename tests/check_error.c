@@ -19,9 +19,10 @@ static const int lib_codes[] = {
 	VMMEM_E_PROVIDER_LOAD,  VMMEM_E_PROVIDER_SYMBOL, VMMEM_E_PROVIDER_ABI,
 	VMMEM_E_PROVIDER_INVALID, VMMEM_E_PROVIDER_EXISTS, VMMEM_E_PROVIDER_UNSAFE,
 	VMMEM_E_NOT_SEALED,     VMMEM_E_FILE_TOO_SHORT, VMMEM_E_NOT_SHAREABLE,
+	VMMEM_E_NOT_TRACKED,
 };
 /* The last code of error.h; the one below it is unused. */
-#define LAST_LIB_CODE VMMEM_E_NOT_SHAREABLE
+#define LAST_LIB_CODE VMMEM_E_NOT_TRACKED
 #define N_LIB_CODES (sizeof(lib_codes) / sizeof(lib_codes[0]))
 
 static const char unknown_text[] = "unknown error";

@@ -23,6 +23,8 @@
  * | dump | bool | on | off: MADV_DONTDUMP, keep guest memory out of core dumps |
  * | merge | bool | off | on: MADV_MERGEABLE (KSM) |
  * | readonly | bool | off | guest writes through libvmmem are refused |
+ * | dirty-log | bool | off | track written pages (vmmem/dirty.h) |
+ * | dirty-page-size | size | 4K | bytes per dirty bit: a power of two >= 4K (needs dirty-log=on) |
  *
  * Sizes are decimal or 0x-hex with an optional K, M, G or T suffix (powers of 1024);
  * booleans are on/off, yes/no or true/false. Other keys belong to the provider and are
@@ -52,6 +54,7 @@ struct vmmem_config;
  *                                  size / prealloc-threads
  * @retval -EOVERFLOW               a region's gpa + size passes 2^64 - 1
  * @retval VMMEM_E_OVERLAP          two regions overlap (message names both positions)
+ * @retval VMMEM_E_CONFIG_CONFLICT  dirty-page-size without dirty-log=on
  * @retval -ENOMEM                  out of memory
  * @par Thread safety
  * MT-Safe.

@@ -67,6 +67,8 @@ enum vmmem_error {
 	VMMEM_E_FILE_TOO_SHORT = -10023,
 	/** A region has no file descriptor or is not a shared mapping, so it cannot be shared. */
 	VMMEM_E_NOT_SHAREABLE = -10024,
+	/** Dirty tracking is not enabled for the region. */
+	VMMEM_E_NOT_TRACKED = -10025,
 };
 
 /**

@@ -10,7 +10,9 @@
  * long as the memory or region it came from is referenced by the caller.
  *
  * Offsets and lengths are relative to the slice. The copy rule of vmmem/access.h applies:
- * 8 bytes or less are moved with single accesses as wide as alignment allows.
+ * 8 bytes or less are moved with single accesses as wide as alignment allows. Every write
+ * through these functions is recorded by dirty tracking (vmmem/dirty.h); writes through
+ * `ptr` are not, unless marked with vmmem_slice_mark_dirty().
  *
  * Thread safety of every function here: MT-Safe; slices are plain values, and guest bytes
  * race like any shared memory.
@@ -36,6 +38,8 @@ struct vmmem_slice {
 	uint8_t *ptr;                      /**< host address of the first byte */
 	size_t len;                        /**< length in bytes */
 	const struct vmmem_region *region; /**< region it views (borrowed), NULL for buffers */
+	const struct vmmem_memory *memory; /**< memory it came from (borrowed), or NULL: writes
+					        also set bits in that memory's vhost log */
 	uint64_t region_offset;            /**< offset of ptr within that region */
 	uint32_t flags;                    /**< ::VMMEM_SLICE_READ_ONLY */
 	uint32_t reserved;                 /**< zero */

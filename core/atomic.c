@@ -1,0 +1,350 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Swappable memory (vm-memory's GuestMemoryAtomic) with epoch-based read-copy-update.
+ *
+ * Readers: each thread owns a record in a global registry. Taking the outermost guard stores
+ * the current global epoch in the thread's record, then loads the memory pointer; releasing
+ * the last guard stores 0 ("quiescent"). Nothing else: no lock, no shared write.
+ *
+ * Writers (serialised per object) swap the pointer, bump the global epoch to E and retire
+ * the old memory with E. A retired memory may be freed once every record is quiescent or
+ * holds an epoch >= E: such readers started after the swap and cannot hold the old memory.
+ * Reclaiming runs in writers and in any reader that releases its last guard while retired
+ * memories are pending (with a trylock, so a reader never waits for a writer).
+ *
+ * Ordering: a reader's epoch store must be visible before its pointer load. Where the
+ * kernel has membarrier(PRIVATE_EXPEDITED), the reader only needs a compiler barrier and the
+ * writer pays with one membarrier (a full barrier on every CPU running this process) between
+ * retiring and scanning. Otherwise (old kernels, valgrind, ThreadSanitizer) readers use a
+ * sequentially consistent store.
+ */
+#define _GNU_SOURCE
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <vmmem/atomic.h>
+
+#include "error.h"
+#include "memory.h"
+#include "util.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define VMM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define VMM_TSAN 1
+#endif
+#endif
+
+struct vmm_reader {
+	uint64_t active;         /* atomic: epoch of the outermost guard, 0 when quiescent */
+	uint32_t nest;           /* guards held; touched only by the owning thread */
+	int in_use;              /* atomic: claimed by a live thread */
+	struct vmm_reader *next; /* registry list; records are recycled, never freed */
+};
+
+struct retired {
+	struct vmmem_memory *memory; /* the reference the atomic held */
+	uint64_t epoch;
+	struct retired *next;
+};
+
+struct vmmem_atomic {
+	struct vmmem_memory *current; /* atomic; holds one reference */
+	unsigned long refs;           /* atomic */
+	pthread_mutex_t writer;       /* serialises writers */
+};
+
+static struct vmm_reader *registry;   /* atomic head */
+static uint64_t epoch = 1;            /* atomic; 0 is "quiescent" */
+static bool use_membarrier;           /* set once, before any atomic exists */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static pthread_key_t reader_key;
+
+/* Retired memories of every atomic, reclaimed by whoever gets the lock. */
+static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct retired *retired_list;
+static unsigned long n_retired; /* atomic: lets readers skip reclaiming cheaply */
+
+static __thread struct vmm_reader *self __attribute__((tls_model("initial-exec")));
+
+/* Thread exit: a dead thread holds no guard; hand its record to the next thread. */
+static void reader_exit(void *arg)
+{
+	struct vmm_reader *r = arg;
+
+	r->nest = 0;
+	__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&r->in_use, 0, __ATOMIC_RELEASE);
+}
+
+static void global_init(void)
+{
+	long cmds;
+
+	pthread_key_create(&reader_key, reader_exit);
+#ifndef VMM_TSAN
+	cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
+	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
+		use_membarrier = true;
+#else
+	(void)cmds;
+#endif
+}
+
+/* The calling thread's record: a free one recycled, or a new one pushed on the registry. */
+static VMM_COLD struct vmm_reader *reader_register(void)
+{
+	struct vmm_reader *r;
+
+	for (r = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); r; r = r->next) {
+		int expected = 0;
+
+		if (__atomic_compare_exchange_n(&r->in_use, &expected, 1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED))
+			break;
+	}
+	if (!r) {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return NULL;
+		r->in_use = 1;
+		r->next = __atomic_load_n(&registry, __ATOMIC_RELAXED);
+		while (!__atomic_compare_exchange_n(&registry, &r->next, r, true, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED))
+			;
+	}
+	r->nest = 0;
+	pthread_setspecific(reader_key, r);
+	self = r;
+	return r;
+}
+
+/* Smallest epoch of a reader inside a guard, or UINT64_MAX if none. */
+static uint64_t oldest_reader(void)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (struct vmm_reader *r = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); r; r = r->next) {
+		uint64_t e = __atomic_load_n(&r->active, __ATOMIC_ACQUIRE);
+
+		if (e && e < min)
+			min = e;
+	}
+	return min;
+}
+
+/* Free what no reader can still hold. Called with retired_lock held. */
+static void reclaim_locked(void)
+{
+	uint64_t oldest = oldest_reader();
+	struct retired **p = &retired_list;
+
+	while (*p) {
+		struct retired *t = *p;
+
+		if (t->epoch <= oldest) {
+			*p = t->next;
+			__atomic_sub_fetch(&n_retired, 1, __ATOMIC_RELAXED);
+			vmmem_memory_unref(t->memory);
+			free(t);
+		} else {
+			p = &t->next;
+		}
+	}
+}
+
+/* Take the atomic's reference on @old out of circulation until readers are done with it. */
+static void retire(struct vmmem_memory *old)
+{
+	struct retired *t = malloc(sizeof(*t));
+	uint64_t e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
+
+	/* Make every reader's epoch store visible before scanning (see the top comment). */
+	if (use_membarrier)
+		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+	pthread_mutex_lock(&retired_lock);
+	if (t) {
+		*t = (struct retired){ .memory = old, .epoch = e, .next = retired_list };
+		retired_list = t;
+		__atomic_add_fetch(&n_retired, 1, __ATOMIC_RELAXED);
+	} else {
+		/* Out of memory for the list node: wait out the readers instead. */
+		while (oldest_reader() < e)
+			sched_yield();
+		vmmem_memory_unref(old);
+	}
+	reclaim_locked();
+	pthread_mutex_unlock(&retired_lock);
+}
+
+int
+vmmem_atomic_new(struct vmmem_atomic **out, struct vmmem_memory *m)
+{
+	struct vmmem_atomic *a;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(m);
+	pthread_once(&init_once, global_init);
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return vmm_err(-ENOMEM, "atomic memory: out of memory");
+	a->current = vmmem_memory_ref(m);
+	a->refs = 1;
+	pthread_mutex_init(&a->writer, NULL);
+	*out = a;
+	return 0;
+}
+
+struct vmmem_atomic *
+vmmem_atomic_ref(struct vmmem_atomic *a)
+{
+	if (a)
+		vmm_ref_inc(&a->refs);
+	return a;
+}
+
+struct vmmem_atomic *
+vmmem_atomic_unref(struct vmmem_atomic *a)
+{
+	if (!a || !vmm_ref_dec_is_last(&a->refs))
+		return NULL;
+	/* Guards still held on this object keep the memory alive through the retired list. */
+	retire(a->current);
+	pthread_mutex_destroy(&a->writer);
+	free(a);
+	return NULL;
+}
+
+/* vmmem_atomic_acquire -- the read side: two thread-local stores and one load */
+const struct vmmem_memory *
+vmmem_atomic_acquire(struct vmmem_atomic *a)
+{
+	struct vmm_reader *r = self;
+
+	if (unlikely(!a))
+		return NULL;
+	if (unlikely(!r)) {
+		r = reader_register();
+		if (!r)
+			return NULL;
+	}
+	if (r->nest++ == 0) {
+		uint64_t e = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE);
+
+		if (likely(use_membarrier)) {
+			__atomic_store_n(&r->active, e, __ATOMIC_RELAXED);
+			__atomic_signal_fence(__ATOMIC_SEQ_CST); /* writers' membarrier pairs */
+		} else {
+			__atomic_store_n(&r->active, e, __ATOMIC_SEQ_CST);
+		}
+	}
+	return __atomic_load_n(&a->current, use_membarrier ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST);
+}
+
+void
+vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m)
+{
+	struct vmm_reader *r = self;
+
+	if (unlikely(!a || !m || !r || r->nest == 0))
+		return;
+	if (--r->nest == 0) {
+		__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
+		/* This may have been the last guard on a retired memory: free it now, unless
+		 * someone else is already reclaiming. */
+		if (unlikely(__atomic_load_n(&n_retired, __ATOMIC_RELAXED)) &&
+		    pthread_mutex_trylock(&retired_lock) == 0) {
+			reclaim_locked();
+			pthread_mutex_unlock(&retired_lock);
+		}
+	}
+}
+
+struct vmmem_memory *
+vmmem_atomic_get(struct vmmem_atomic *a)
+{
+	const struct vmmem_memory *m = vmmem_atomic_acquire(a);
+	struct vmmem_memory *ref;
+
+	if (!m)
+		return NULL;
+	ref = vmmem_memory_ref((struct vmmem_memory *)m);
+	vmmem_atomic_release(a, m);
+	return ref;
+}
+
+/* Swap in @m (whose reference the atomic takes over) and retire the old memory. Called with
+ * the writer lock held. */
+static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m)
+{
+	struct vmmem_memory *old = __atomic_exchange_n(&a->current, m, __ATOMIC_SEQ_CST);
+
+	retire(old);
+}
+
+int
+vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memory *m)
+{
+	VMM_CHECK_ARG(a);
+	VMM_CHECK_ARG(m);
+	pthread_mutex_lock(&a->writer);
+	publish_locked(a, vmmem_memory_ref(m));
+	pthread_mutex_unlock(&a->writer);
+	return 0;
+}
+
+int
+vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem_region *r)
+{
+	struct vmmem_memory *m = NULL;
+	int rc;
+
+	VMM_CHECK_ARG(a);
+	VMM_CHECK_ARG(r);
+	pthread_mutex_lock(&a->writer);
+	rc = vmmem_memory_insert_region(a->current, r, &m);
+	if (rc == 0)
+		publish_locked(a, m);
+	pthread_mutex_unlock(&a->writer);
+	return rc;
+}
+
+int
+vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
+			   struct vmmem_region **removed)
+{
+	struct vmmem_memory *m = NULL;
+	int rc;
+
+	if (removed)
+		*removed = NULL;
+	VMM_CHECK_ARG(a);
+	pthread_mutex_lock(&a->writer);
+	rc = vmmem_memory_remove_region(a->current, gpa, size, &m, removed);
+	if (rc == 0)
+		publish_locked(a, m);
+	pthread_mutex_unlock(&a->writer);
+	return rc;
+}
+
+int
+vmmem_atomic_set_vhost_log(struct vmmem_atomic *a, struct vmmem_vhost_log *log)
+{
+	struct vmmem_memory *m = NULL;
+	int rc;
+
+	VMM_CHECK_ARG(a);
+	pthread_mutex_lock(&a->writer);
+	rc = vmmem_memory_set_vhost_log(a->current, log, &m);
+	if (rc == 0)
+		publish_locked(a, m);
+	pthread_mutex_unlock(&a->writer);
+	return rc;
+}

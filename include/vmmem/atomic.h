@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/**
+ * @file vmmem/atomic.h
+ * @brief Swappable guest memory (vm-memory's GuestMemoryAtomic): readers use a consistent
+ *        snapshot while a writer hot-adds or removes regions.
+ *
+ * A `struct vmmem_atomic` holds the current memory. Readers take a *guard* with
+ * vmmem_atomic_acquire(), use the memory it returns for as long as they need a stable view,
+ * and give it back with vmmem_atomic_release() on the same thread. Taking and releasing a
+ * guard never blocks and never takes a lock: it touches only the calling thread's own
+ * reader record (read-copy-update with epochs). Writers are serialised by a mutex and
+ * publish a whole new memory; the regions the old and new memories have in common are
+ * shared, not copied. The old memory is freed once no guard taken before the publication is
+ * held any more: by the release of its last guard, or by a later writer.
+ *
+ * A reader that needs a memory beyond its guard takes a reference with vmmem_memory_ref()
+ * while holding the guard.
+ *
+ * Guards nest: a thread may hold several (of one or several atomics) at once; the memory
+ * each returns stays valid until its own release. A thread must release its guards before
+ * it exits.
+ */
+#ifndef VMMEM_ATOMIC_H
+#define VMMEM_ATOMIC_H
+
+#include <vmmem/common.h>
+#include <vmmem/dirty.h>
+#include <vmmem/memory.h>
+
+VMMEM_BEGIN_DECLS
+
+/** Opaque swappable memory. */
+struct vmmem_atomic;
+
+/**
+ * @brief Create a swappable memory holding @p m (it takes its own reference).
+ * @param[out] out the new object with one reference; NULL on failure.
+ * @return 0, -EINVAL (NULL argument) or -ENOMEM.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_new(struct vmmem_atomic **out, struct vmmem_memory *m);
+
+/**
+ * @brief Take one more reference. @return @p a.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT struct vmmem_atomic *vmmem_atomic_ref(struct vmmem_atomic *a);
+
+/**
+ * @brief Drop one reference. The last one waits until no guard on this object is held by
+ *        any thread, then frees every memory it still holds. @return NULL.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT struct vmmem_atomic *vmmem_atomic_unref(struct vmmem_atomic *a);
+
+/**
+ * @brief Take a guard: the current memory, stable until the matching release.
+ * @return the memory (never NULL for a valid @p a), or NULL if @p a is NULL.
+ * @par Thread safety
+ * MT-Safe, lock-free; never blocks.
+ * @since 1.0
+ */
+VMMEM_EXPORT const struct vmmem_memory *vmmem_atomic_acquire(struct vmmem_atomic *a);
+
+/**
+ * @brief Give back a guard taken on this thread with vmmem_atomic_acquire().
+ * @param m the memory the acquire returned (checked only for NULL).
+ * @par Thread safety
+ * MT-Safe, lock-free; never blocks. Must run on the thread that acquired.
+ * @since 1.0
+ */
+VMMEM_EXPORT void vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m);
+
+/**
+ * @brief The current memory with a new reference (for writers and long-lived users).
+ * @return the memory (drop it with vmmem_memory_unref()), or NULL if @p a is NULL.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT struct vmmem_memory *vmmem_atomic_get(struct vmmem_atomic *a);
+
+/**
+ * @brief Publish @p m as the current memory (the object takes its own reference).
+ * @return 0, or -EINVAL (NULL argument).
+ * @par Thread safety
+ * MT-Safe; writers are serialised.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memory *m);
+
+/**
+ * @brief Publish the current memory plus region @p r (vmmem_memory_insert_region()).
+ * @return 0, or the errors of vmmem_memory_insert_region() (e.g. ::VMMEM_E_OVERLAP), or
+ *         -ENOBUFS if the memory's vhost log does not cover the new region.
+ * @par Thread safety
+ * MT-Safe; writers are serialised.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem_region *r);
+
+/**
+ * @brief Publish the current memory minus the region at @p gpa of @p size bytes.
+ * @param[out] removed the removed region with a reference (may be NULL).
+ * @return 0, or the errors of vmmem_memory_remove_region().
+ * @par Thread safety
+ * MT-Safe; writers are serialised.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
+					    struct vmmem_region **removed);
+
+/**
+ * @brief Publish the current memory with vhost log @p log attached (NULL detaches); the old
+ *        log is released once no guard can still be writing to it.
+ * @return 0, or the errors of vmmem_memory_set_vhost_log().
+ * @par Thread safety
+ * MT-Safe; writers are serialised.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_set_vhost_log(struct vmmem_atomic *a, struct vmmem_vhost_log *log);
+
+VMMEM_END_DECLS
+
+#endif /* VMMEM_ATOMIC_H */
