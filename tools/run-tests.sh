@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The whole test suite: build and test the default preset (warnings are errors), the
-# AddressSanitizer+UBSan preset, then every Check suite again under valgrind memcheck.
+# AddressSanitizer+UBSan preset, the ThreadSanitizer preset, then every Check suite again
+# under valgrind memcheck.
 # Exits non-zero on the first warning, failure or leak.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,11 @@ echo "=== asan preset (AddressSanitizer + UndefinedBehaviorSanitizer) ==="
 run cmake --preset asan
 run cmake --build --preset asan -j"$jobs"
 run ctest --preset asan -j"$jobs"
+
+echo "=== tsan preset (ThreadSanitizer) ==="
+run cmake --preset tsan
+run cmake --build --preset tsan -j"$jobs"
+run ctest --preset tsan -j"$jobs"
 
 echo "=== valgrind memcheck (default build) ==="
 run ctest --preset memcheck -j"$jobs"
