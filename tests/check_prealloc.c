@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Preallocation through the public API: regions made with prealloc=on have every page
+ * populated when vmmem_region_create() returns (checked with mincore), with one thread or
+ * several, on anonymous, memfd and hugetlb memory; without prealloc nothing is populated.
+ * (The thread-count rule itself is unit-tested by tests/unit_prealloc_threads.c.) */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define MiB (UINT64_C(1) << 20)
+
+/* Base pages of [p, p + len) resident in memory (mincore counts in base pages, also for
+ * hugetlb mappings). */
+static size_t resident_pages(const void *p, uint64_t len)
+{
+	size_t pg = tu_page_size(), n = (size_t)((len + pg - 1) / pg), count = 0;
+	unsigned char *vec = malloc(n);
+
+	ck_assert_ptr_nonnull(vec);
+	ck_assert_int_eq(mincore((void *)p, (size_t)len, vec), 0);
+	for (size_t i = 0; i < n; i++)
+		count += vec[i] & 1;
+	free(vec);
+	return count;
+}
+
+static size_t all_pages(const struct vmmem_region *r)
+{
+	return (size_t)(vmmem_region_size(r) / tu_page_size());
+}
+
+static struct vmmem_ctx *new_ctx(void)
+{
+	struct vmmem_ctx *ctx = NULL;
+
+	ck_assert_int_eq(vmmem_ctx_new(&ctx), 0);
+	return ctx;
+}
+
+static struct vmmem_region *create_ok(struct vmmem_ctx *ctx, const char *spec)
+{
+	struct vmmem_region *r = NULL;
+	int rc = vmmem_region_create(&r, ctx, spec);
+
+	ck_assert_msg(rc == 0, "'%s': %d (%s): %s", spec, rc, vmmem_strerror(rc), vmmem_errormsg());
+	ck_assert_ptr_nonnull(r);
+	return r;
+}
+
+static void assert_zero(const struct vmmem_region *r)
+{
+	const uint8_t *p = vmmem_region_host(r);
+
+	for (uint64_t i = 0; i < vmmem_region_size(r); i += 512)
+		if (p[i])
+			ck_abort_msg("byte %llu is 0x%02x", (unsigned long long)i, p[i]);
+}
+
+/* A region made with spec is fully resident; made without prealloc (spec_off), not at all. */
+static void check_prealloc(const char *spec_on, const char *spec_off)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_region *r = create_ok(ctx, spec_on);
+
+	ck_assert_msg(resident_pages(vmmem_region_host(r), vmmem_region_size(r)) == all_pages(r),
+		      "'%s': %zu of %zu pages resident", spec_on,
+		      resident_pages(vmmem_region_host(r), vmmem_region_size(r)), all_pages(r));
+	assert_zero(r);
+	vmmem_region_unref(r);
+	if (spec_off) {
+		r = create_ok(ctx, spec_off);
+		ck_assert_msg(resident_pages(vmmem_region_host(r), vmmem_region_size(r)) == 0,
+			      "'%s': %zu pages resident without prealloc", spec_off,
+			      resident_pages(vmmem_region_host(r), vmmem_region_size(r)));
+		vmmem_region_unref(r);
+	}
+	vmmem_ctx_unref(ctx);
+}
+
+START_TEST(test_prealloc_anon)
+{
+	check_prealloc("anon:gpa=0,size=8M,prealloc=on", "anon:gpa=0,size=8M");
+	check_prealloc("anon:gpa=0,size=8M,prealloc=yes,share=on", "anon:gpa=0,size=8M,share=on");
+	/* prealloc=off is the default spelled out. */
+	check_prealloc("anon:gpa=1M,size=1M,prealloc=true", "anon:gpa=1M,size=1M,prealloc=off");
+}
+END_TEST
+
+START_TEST(test_prealloc_memfd)
+{
+	check_prealloc("memfd:gpa=0,size=8M,prealloc=on", "memfd:gpa=0,size=8M");
+	check_prealloc("memfd:gpa=0,size=8M,prealloc=on,share=off", "memfd:gpa=0,size=8M,share=off");
+	check_prealloc("memfd:gpa=0,size=4M,prealloc=on,seal=off,readonly=on,dump=off", NULL);
+}
+END_TEST
+
+/* Several threads: 128 MiB allows two (one per 64 MiB); every page is still populated. */
+START_TEST(test_prealloc_two_threads)
+{
+	check_prealloc("anon:gpa=0,size=130M,prealloc=on,prealloc-threads=2", NULL);
+	check_prealloc("memfd:gpa=0,size=128M,prealloc=on,prealloc-threads=2", NULL);
+	/* More threads than allowed is capped, not an error. */
+	check_prealloc("anon:gpa=0,size=4M,prealloc=on,prealloc-threads=64", NULL);
+	check_prealloc("anon:gpa=0,size=12K,prealloc=on,prealloc-threads=1000", NULL);
+}
+END_TEST
+
+/* Prealloc of every region of a memory built from a config. */
+START_TEST(test_prealloc_memory_from_config)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_config *cfg = NULL;
+	struct vmmem_memory *m = NULL;
+
+	ck_assert_int_eq(vmmem_config_parse(&cfg, "anon:gpa=0,size=4M,prealloc=on;"
+						  "memfd:gpa=4M,size=4M,prealloc=on,prealloc-threads=2;"
+						  "anon:gpa=8M,size=4M"),
+			 0);
+	ck_assert_int_eq(vmmem_memory_new_from_config(&m, ctx, cfg), 0);
+	ck_assert_uint_eq(vmmem_memory_region_count(m), 3);
+	for (size_t i = 0; i < 3; i++) {
+		struct vmmem_region *r = vmmem_memory_region_at(m, i);
+		size_t want = i < 2 ? all_pages(r) : 0;
+
+		ck_assert_uint_eq(resident_pages(vmmem_region_host(r), vmmem_region_size(r)), want);
+	}
+	vmmem_memory_unref(m);
+	vmmem_config_free(cfg);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+/* Free huge pages of the default size, and that size (0 if unknown). */
+static unsigned long free_huge_pages(uint64_t *size)
+{
+	char line[128];
+	unsigned long free_pages = 0, kib = 0;
+	FILE *f = fopen("/proc/meminfo", "re");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %lu", &free_pages);
+		sscanf(line, "Hugepagesize: %lu kB", &kib);
+	}
+	fclose(f);
+	*size = (uint64_t)kib * 1024;
+	return kib ? free_pages : 0;
+}
+
+/* Create "<provider>:gpa=0,size=<2 huge pages>,<page_key>=<huge page size>,prealloc=on<extra>"
+ * and check it is populated. Skipped (returns false) when the machine has no huge pages
+ * free, before or - since other processes may take them - when creation reports -ENOMEM. */
+static bool check_hugetlb(const char *provider, const char *page_key, const char *extra)
+{
+	uint64_t hsize = 0;
+	char spec[256];
+	struct vmmem_ctx *ctx;
+	struct vmmem_region *r = NULL;
+	int rc;
+
+	if (free_huge_pages(&hsize) < 2) {
+		fprintf(stderr, "check_prealloc: fewer than 2 free huge pages, %s not tested\n",
+			provider);
+		return false;
+	}
+	snprintf(spec, sizeof(spec), "%s:gpa=0,size=%lluM,%s=%lluM,prealloc=on%s", provider,
+		 (unsigned long long)(2 * hsize / MiB), page_key, (unsigned long long)(hsize / MiB),
+		 extra);
+	ctx = new_ctx();
+	rc = vmmem_region_create(&r, ctx, spec);
+	if (rc == -ENOMEM && free_huge_pages(&hsize) < 2) {
+		fprintf(stderr, "check_prealloc: huge pages taken meanwhile, '%s' not tested\n", spec);
+		vmmem_ctx_unref(ctx);
+		return false;
+	}
+	ck_assert_msg(rc == 0, "'%s': %d (%s): %s", spec, rc, vmmem_strerror(rc), vmmem_errormsg());
+	ck_assert_uint_eq(vmmem_region_page_size(r), hsize);
+	ck_assert_uint_eq(vmmem_region_size(r), 2 * hsize);
+	ck_assert_msg(resident_pages(vmmem_region_host(r), vmmem_region_size(r)) == all_pages(r),
+		      "'%s': %zu of %zu base pages resident", spec,
+		      resident_pages(vmmem_region_host(r), vmmem_region_size(r)), all_pages(r));
+	assert_zero(r);
+	vmmem_region_unref(r);
+	/* Control: the same without prealloc reserves the pages but populates none. */
+	snprintf(spec, sizeof(spec), "%s:gpa=0,size=%lluM,%s=%lluM%s", provider,
+		 (unsigned long long)(2 * hsize / MiB), page_key, (unsigned long long)(hsize / MiB),
+		 extra);
+	r = NULL;
+	rc = vmmem_region_create(&r, ctx, spec);
+	if (rc == 0) {
+		ck_assert_msg(resident_pages(vmmem_region_host(r), vmmem_region_size(r)) == 0,
+			      "'%s': pages resident without prealloc", spec);
+		vmmem_region_unref(r);
+	} else {
+		ck_assert_msg(rc == -ENOMEM, "'%s': %d (%s): %s", spec, rc, vmmem_strerror(rc),
+			      vmmem_errormsg());
+	}
+	vmmem_ctx_unref(ctx);
+	return true;
+}
+
+START_TEST(test_prealloc_hugetlb_memfd)
+{
+	check_hugetlb("memfd", "hugetlbsize", ",hugetlb=on");
+	check_hugetlb("memfd", "hugetlbsize", ",hugetlb=on,prealloc-threads=2,share=off");
+}
+END_TEST
+
+START_TEST(test_prealloc_hugetlbfs)
+{
+	check_hugetlb("hugetlbfs", "pagesize", "");
+}
+END_TEST
+
+/* prealloc=on needs reserved memory: with reserve=off it is refused before mapping. */
+START_TEST(test_prealloc_needs_reserve)
+{
+	static const char *const specs[] = {
+		"anon:gpa=0,size=4M,prealloc=on,reserve=off",
+		"memfd:gpa=0,size=4M,prealloc=on,reserve=off",
+	};
+	struct vmmem_ctx *ctx = new_ctx();
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct vmmem_region *r = NULL;
+
+		ck_assert_int_eq(vmmem_region_create(&r, ctx, specs[i]), VMMEM_E_CONFIG_CONFLICT);
+		ck_assert_ptr_null(r);
+	}
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+static Suite *prealloc_suite(void)
+{
+	Suite *s = suite_create("prealloc");
+	TCase *tc = tcase_create("prealloc");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_prealloc_anon);
+	tcase_add_test(tc, test_prealloc_memfd);
+	tcase_add_test(tc, test_prealloc_two_threads);
+	tcase_add_test(tc, test_prealloc_memory_from_config);
+	tcase_add_test(tc, test_prealloc_hugetlb_memfd);
+	tcase_add_test(tc, test_prealloc_hugetlbfs);
+	tcase_add_test(tc, test_prealloc_needs_reserve);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	if (!getenv("VMMEM_PROVIDER_PATH")) {
+		fprintf(stderr, "check_prealloc: run through ctest (VMMEM_PROVIDER_PATH must name "
+				"the build's provider directory)\n");
+		return 77;
+	}
+	return tu_run_suite(prealloc_suite());
+}
