@@ -11,8 +11,10 @@
  * updates share regions).
  *
  * Limits (as in vm-memory): the size is not zero and gpa + size must be below 2^64, so every
- * region's exclusive end fits in 64 bits. The host pointer and the file offset must be
- * page-aligned, as mmap(2) gives and needs them.
+ * region's exclusive end fits in 64 bits. For regions described with vmmem_region_new*(),
+ * the host pointer and the file offset must be page-aligned, as mmap(2) gives and needs
+ * them; an imported region (vmmem/share.h) keeps the byte offset the peer gave, so its host
+ * address and fd offset may be unaligned.
  */
 #ifndef VMMEM_REGION_H
 #define VMMEM_REGION_H

@@ -97,13 +97,16 @@ static int find_mount(uint64_t want, char *dir, size_t size)
 }
 
 /* Open the backing file: a new one in a directory (unlinked unless keep), or the named
- * file itself (created if missing, never unlinked). */
-static int open_backing(const char *path, int keep)
+ * file itself (created if missing, never unlinked once in use). @created receives the path
+ * of a file this call created and left in place ("" otherwise), so a failure later in
+ * create can remove it again. */
+static int open_backing(const char *path, int keep, char *created, size_t size)
 {
 	char tmpl[PATH_MAX];
 	struct stat st;
 	int fd;
 
+	created[0] = '\0';
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (snprintf(tmpl, sizeof(tmpl), "%s/vmmem-XXXXXX", path) >= (int)sizeof(tmpl))
 			return core->set_error(-ENAMETOOLONG, "hugetlbfs: mem-path %s is too long",
@@ -113,9 +116,17 @@ static int open_backing(const char *path, int keep)
 			return core->set_error(-errno, "hugetlbfs: creating a file in %s: %m", path);
 		if (!keep)
 			unlink(tmpl);
+		else
+			snprintf(created, size, "%s", tmpl);
 		return fd;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		snprintf(created, size, "%s", path);
+		return fd;
+	}
+	if (errno == EEXIST)
+		fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return core->set_error(-errno, "hugetlbfs: opening %s: %m", path);
 	return fd;
@@ -128,7 +139,7 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 	uint64_t want = o[OPT_PAGESIZE].is_set ? o[OPT_PAGESIZE].num : 0, page_size, scaled;
 	int share = (int)o[OPT_SHARE].num;
 	struct hugetlbfs_priv *priv;
-	char dir[PATH_MAX];
+	char dir[PATH_MAX], created[PATH_MAX];
 	const char *path = o[OPT_MEM_PATH].str, *unit;
 	struct statfs sfs;
 	struct stat st;
@@ -146,7 +157,7 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 			return rc;
 		path = dir;
 	}
-	fd = open_backing(path, (int)o[OPT_KEEP].num);
+	fd = open_backing(path, (int)o[OPT_KEEP].num, created, sizeof(created));
 	if (fd < 0)
 		return fd;
 	if (fstatfs(fd, &sfs) < 0 || (unsigned long)sfs.f_type != HUGETLBFS_MAGIC) {
@@ -199,6 +210,8 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 	return 0;
 fail:
 	close(fd);
+	if (created[0]) /* leave nothing behind that this call made */
+		unlink(created);
 	return rc;
 }
 

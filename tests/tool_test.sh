@@ -1,0 +1,159 @@
+#!/bin/sh
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+#
+# Tests of the vmmem command-line tool.
+#   tool_test.sh basic   VMMEM   map (default config), providers, config errors, usage
+#   tool_test.sh hugetlb VMMEM   map of hugetlbfs + hugetlb memfd regions; exits 77 (skip)
+#                                when the machine has no 2 MiB huge pages or hugetlbfs mount
+# Exit status: 0 all passed, 1 a check failed, 77 skipped, 2 bad usage.
+set -u
+
+if [ $# -ne 2 ]; then
+	echo "usage: $0 basic|hugetlb PATH-TO-VMMEM" >&2
+	exit 2
+fi
+mode=$1
+tool=$2
+if [ ! -x "$tool" ]; then
+	echo "FAIL: $tool is not an executable" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/vmmem-tool-test.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT INT TERM
+failures=0
+checks=0
+
+fail() {
+	echo "FAIL: $*" >&2
+	failures=$((failures + 1))
+}
+
+# run NAME ARGS...: run the tool, stdout to $tmp/NAME.out, stderr to $tmp/NAME.err, status
+# in $status.
+run() {
+	name=$1
+	shift
+	checks=$((checks + 1))
+	"$tool" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err"
+	status=$?
+	echo "--- vmmem $* (exit $status)"
+	cat "$tmp/$name.out"
+	if [ -s "$tmp/$name.err" ]; then
+		echo "--- stderr:"
+		cat "$tmp/$name.err"
+	fi
+}
+
+# expect_in FILE TEXT WHAT: FILE contains TEXT (fixed string).
+expect_in() {
+	if ! grep -qF -- "$2" "$1"; then
+		fail "$3: '$2' not found in $(basename "$1")"
+	fi
+}
+
+# The option keys listed for provider $1 in $tmp/providers.out: the indented lines of its
+# section (from the "NAME x.y.z - ..." line to the next blank line), first word each.
+provider_options() {
+	awk -v p="$1" '
+		$1 == p && $2 ~ /^[0-9]+\.[0-9]+\.[0-9]+$/ { in_section = 1; next }
+		in_section && NF == 0 { in_section = 0 }
+		in_section && /^  / && $1 != "file:" { print $1 }
+	' "$tmp/providers.out" | tr '\n' ' '
+}
+
+# expect_options PROVIDER KEY...: the provider is listed with exactly these options.
+expect_options() {
+	p=$1
+	shift
+	got=$(provider_options "$p")
+	want="$* "
+	if [ "$got" != "$want" ]; then
+		fail "providers: $p lists options '$got', expected '$want'"
+	fi
+}
+
+have_hugepages() {
+	nr=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages 2>/dev/null || echo 0)
+	[ "${nr:-0}" -gt 0 ] || return 1
+	awk '$3 == "hugetlbfs" && $4 ~ /(^|,)pagesize=2M(,|$)/ { found = 1 }
+	     $3 == "hugetlbfs" && $4 !~ /pagesize=/ { found = 1 }
+	     END { exit !found }' /proc/mounts
+}
+
+case $mode in
+basic)
+	# map with the built-in default config.
+	run map_default map
+	[ "$status" -eq 0 ] || fail "vmmem map: exit $status, expected 0"
+	expect_in "$tmp/map_default.out" "all regions passed" "vmmem map"
+	expect_in "$tmp/map_default.out" "anon" "vmmem map"
+	expect_in "$tmp/map_default.out" "memfd" "vmmem map"
+	grep -q "FAILED" "$tmp/map_default.out" && fail "vmmem map reports a failure"
+
+	# providers: the three plugins with their options.
+	run providers providers
+	[ "$status" -eq 0 ] || fail "vmmem providers: exit $status, expected 0"
+	expect_in "$tmp/providers.out" "3 providers found" "vmmem providers"
+	expect_options anon share reserve thp
+	expect_options memfd share reserve hugetlb hugetlbsize seal
+	expect_options hugetlbfs mem-path pagesize share reserve keep discard-data
+	expect_in "$tmp/providers.out" "libvmmem-anon.so" "vmmem providers"
+	expect_in "$tmp/providers.out" "libvmmem-memfd.so" "vmmem providers"
+	expect_in "$tmp/providers.out" "libvmmem-hugetlbfs.so" "vmmem providers"
+
+	# An unknown key: refused, naming the key and its byte position (0-based: 19).
+	run bogus map 'anon:gpa=0,size=1M,bogus=1'
+	if [ "$status" -eq 0 ] || [ "$status" -ge 126 ]; then
+		fail "vmmem map with an unknown key: exit $status, expected a plain failure"
+	fi
+	expect_in "$tmp/bogus.err" "unknown key 'bogus'" "unknown key"
+	expect_in "$tmp/bogus.err" "position 19" "unknown key"
+	grep -q "all regions passed" "$tmp/bogus.out" && fail "unknown key: map claims success"
+
+	# A syntax error names its position too.
+	run syntax map 'anon:gpa=0;size=1M'
+	if [ "$status" -eq 0 ] || [ "$status" -ge 126 ]; then
+		fail "vmmem map with a syntax error: exit $status, expected a plain failure"
+	fi
+	expect_in "$tmp/syntax.err" "position" "syntax error"
+
+	# Several providers and a read-only region.
+	run mixed map 'memfd:gpa=0,size=4M,seal=off;anon:gpa=4M,size=4M,readonly=on;anon:gpa=1G,size=2M,share=on'
+	[ "$status" -eq 0 ] || fail "vmmem map (mixed): exit $status, expected 0"
+	expect_in "$tmp/mixed.out" "all regions passed" "vmmem map (mixed)"
+	expect_in "$tmp/mixed.out" "read-only" "vmmem map (mixed)"
+
+	# Usage errors.
+	run usage frobnicate
+	[ "$status" -eq 2 ] || fail "vmmem frobnicate: exit $status, expected 2"
+	run noargs
+	[ "$status" -eq 2 ] || fail "vmmem without arguments: exit $status, expected 2"
+	;;
+hugetlb)
+	if ! have_hugepages; then
+		echo "SKIP: no 2 MiB huge pages or no hugetlbfs mount"
+		exit 77
+	fi
+	run huge map 'hugetlbfs:gpa=0,size=4M;memfd:gpa=1G,size=4M,hugetlb=on'
+	[ "$status" -eq 0 ] || fail "vmmem map (hugetlb): exit $status, expected 0"
+	expect_in "$tmp/huge.out" "all regions passed" "vmmem map (hugetlb)"
+	rows=$(grep -c '^\[0x' "$tmp/huge.out")
+	[ "$rows" -eq 2 ] || fail "vmmem map (hugetlb): $rows region rows, expected 2"
+	huge_rows=$(grep '^\[0x' "$tmp/huge.out" | grep -c ' 2 MiB ')
+	[ "$huge_rows" -eq 2 ] || fail "vmmem map (hugetlb): $huge_rows rows with 2 MiB pages, expected 2"
+	grep '^\[0x' "$tmp/huge.out" | grep -q ' hugetlbfs ' || fail "no hugetlbfs row"
+	grep '^\[0x' "$tmp/huge.out" | grep -q ' memfd ' || fail "no memfd row"
+	;;
+*)
+	echo "usage: $0 basic|hugetlb PATH-TO-VMMEM" >&2
+	exit 2
+	;;
+esac
+
+if [ "$failures" -ne 0 ]; then
+	echo "$failures check(s) failed ($checks commands run)" >&2
+	exit 1
+fi
+echo "all tool checks passed ($checks commands run)"
+exit 0
