@@ -193,7 +193,8 @@ vmmem_region_dirty_get_and_clear(struct vmmem_region *r, uint64_t offset, uint64
 		return vmm_err(-ENOBUFS, "dirty: %llu pages need %llu words, room for %zu",
 			       (unsigned long long)npages, (unsigned long long)(npages + 63) / 64,
 			       nwords);
-	memset(words, 0, nwords * sizeof(*words));
+	if (nwords)
+		memset(words, 0, nwords * sizeof(*words));
 	/* Walk the output bits one source word at a time. A whole word is taken with one
 	 * exchange (after a plain zero test, QEMU's recipe); partial words with fetch_and. */
 	for (uint64_t i = 0; i < npages;) {

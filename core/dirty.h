@@ -61,16 +61,22 @@ static inline void vmm_vlog_mark(const struct vmmem_vhost_log *log, uint64_t gpa
 {
 	uint64_t first = gpa / VMMEM_VHOST_LOG_PAGE, last = (gpa + len - 1) / VMMEM_VHOST_LOG_PAGE;
 
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	if (last >= log->size * 8)
-		last = log->size * 8 - 1;
-	vmm_bits_set(log->words, first, last);
-#else
 	uint8_t *bytes = (uint8_t *)log->words;
+	uint64_t word_bits = (log->size / 8) * 64; /* bits in whole u64 words */
 
-	for (uint64_t p = first; p <= last && p < log->size * 8; p++)
-		__atomic_fetch_or(&bytes[p / 8], (uint8_t)(1u << (p % 8)), __ATOMIC_RELEASE);
+	if (last >= log->size * 8) /* defensive: the log was checked to cover the memory */
+		last = log->size * 8 - 1;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (first < word_bits) {
+		vmm_bits_set(log->words, first, last < word_bits ? last : word_bits - 1);
+		first = word_bits;
+	}
+#else
+	(void)word_bits;
 #endif
+	/* Bits in a tail shorter than a word (or every bit on big-endian hosts): bytewise. */
+	for (uint64_t p = first; p <= last; p++)
+		__atomic_fetch_or(&bytes[p / 8], (uint8_t)(1u << (p % 8)), __ATOMIC_RELEASE);
 }
 
 /* Number of regions with tracking on, process-wide. While it is 0 an untracked write costs

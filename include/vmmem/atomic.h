@@ -51,10 +51,12 @@ VMMEM_EXPORT int vmmem_atomic_new(struct vmmem_atomic **out, struct vmmem_memory
 VMMEM_EXPORT struct vmmem_atomic *vmmem_atomic_ref(struct vmmem_atomic *a);
 
 /**
- * @brief Drop one reference. The last one waits until no guard on this object is held by
- *        any thread, then frees every memory it still holds. @return NULL.
+ * @brief Drop one reference. The last one never waits: it gives up the object's reference on
+ *        the current memory, which is freed at once if no guard holds it, or otherwise when
+ *        the last guard taken on this object is released (guards stay valid). @return NULL.
  * @par Thread safety
- * MT-Safe.
+ * MT-Safe. Guards taken before the last unref may be released after it (pass the same
+ * pointer to vmmem_atomic_release; it is not dereferenced beyond a NULL check).
  * @since 1.0
  */
 VMMEM_EXPORT struct vmmem_atomic *vmmem_atomic_unref(struct vmmem_atomic *a);
