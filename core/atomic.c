@@ -23,7 +23,9 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <vmmem/atomic.h>
@@ -332,6 +334,33 @@ vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
 		publish_locked(a, m);
 	pthread_mutex_unlock(&a->writer);
 	return rc;
+}
+
+int
+vmmem_atomic_synchronize(struct vmmem_atomic *a)
+{
+	struct timespec pause = { .tv_sec = 0, .tv_nsec = 20000 };
+	uint64_t e;
+
+	VMM_CHECK_ARG(a);
+	if (self && self->nest)
+		return vmm_err(-EDEADLK,
+			       "vmmem_atomic_synchronize called while this thread holds a guard");
+	e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
+	if (use_membarrier)
+		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+	/* Readers that started before hold an epoch below e; wait them out. */
+	for (unsigned int spins = 0; oldest_reader() < e; spins++) {
+		if (spins < 64)
+			sched_yield();
+		else
+			nanosleep(&pause, NULL);
+	}
+	if (pthread_mutex_trylock(&retired_lock) == 0) {
+		reclaim_locked();
+		pthread_mutex_unlock(&retired_lock);
+	}
+	return 0;
 }
 
 int

@@ -402,6 +402,26 @@ vmmem_vhost_log_unref(struct vmmem_vhost_log *log)
 	return NULL;
 }
 
+uint64_t
+vmmem_vhost_log_size(const struct vmmem_vhost_log *log)
+{
+	return log ? log->size : 0;
+}
+
+int
+vmmem_vhost_log_mark(struct vmmem_vhost_log *log, uint64_t gpa, uint64_t len)
+{
+	VMM_CHECK_ARG(log);
+	if (len == 0)
+		return 0;
+	if (len - 1 > UINT64_MAX - gpa || !vmm_vlog_covers(log, gpa + len - 1))
+		return vmm_err(-ERANGE, "vhost log of %llu bytes cannot hold GPA range 0x%llx + 0x%llx",
+			       (unsigned long long)log->size, (unsigned long long)gpa,
+			       (unsigned long long)len);
+	vmm_vlog_mark(log, gpa, len);
+	return 0;
+}
+
 struct vmmem_vhost_log *
 vmmem_memory_vhost_log(const struct vmmem_memory *m)
 {

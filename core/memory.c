@@ -96,13 +96,13 @@ static uint32_t choose_shift(uint64_t span, size_t count)
 	return shift;
 }
 
-/* Build a memory over @count sorted, non-overlapping regions, taking a reference on each
- * and on @vlog (which must cover them; may be NULL). */
+/* Build a memory over @count sorted, non-overlapping regions (0 for an empty memory),
+ * taking a reference on each and on @vlog (which must cover them; may be NULL). */
 static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *sorted,
 			size_t count, struct vmmem_vhost_log *vlog)
 {
-	uint64_t base = sorted[0]->gpa;
-	uint64_t last_addr = vmm_region_last(sorted[count - 1]);
+	uint64_t base = count ? sorted[0]->gpa : 0;
+	uint64_t last_addr = count ? vmm_region_last(sorted[count - 1]) : 0;
 	uint32_t shift = choose_shift(last_addr - base, count);
 	uint64_t nbuckets = ((last_addr - base) >> shift) + 1;
 	struct vmmem_memory *m;
@@ -139,16 +139,26 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 				     ((r->flags & VMMEM_REGION_READ_ONLY) ? VMM_SLOT_RO : 0),
 		};
 	}
-	for (uint64_t b = 0; b < nbuckets; b++) {
+	for (uint64_t b = 0; b < nbuckets && count; b++) {
 		uint64_t start = base + (b << shift);
 
 		while (m->slots[j].last < start)
 			j++;
 		m->bucket[b] = (uint32_t)j;
 	}
-	m->bucket[nbuckets] = (uint32_t)(count - 1);
+	if (!count)
+		m->bucket[0] = 0; /* never read: an empty memory's lookup stops first */
+	m->bucket[nbuckets] = count ? (uint32_t)(count - 1) : 0;
 	*out = m;
 	return 0;
+}
+
+int
+vmmem_memory_new_empty(struct vmmem_memory **out)
+{
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	return memory_build(out, NULL, 0, NULL);
 }
 
 /* vmmem_memory_new -- sort, validate and index a set of regions */
@@ -316,7 +326,7 @@ vmmem_memory_check_range(const struct vmmem_memory *m, uint64_t gpa, uint64_t le
 /* The memory's regions as a fresh array, for copy-on-write edits. */
 static struct vmmem_region **region_array(const struct vmmem_memory *m, size_t extra)
 {
-	struct vmmem_region **a = malloc((m->count + extra) * sizeof(*a));
+	struct vmmem_region **a = malloc((m->count + extra + 1) * sizeof(*a)); /* never 0 */
 
 	if (!a)
 		return NULL;
@@ -367,8 +377,6 @@ vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t 
 		return vmm_err(VMMEM_E_NO_SUCH_REGION,
 			       "memory: no region starts at 0x%llx with size 0x%llx",
 			       (unsigned long long)gpa, (unsigned long long)size);
-	if (m->count == 1)
-		return vmm_err(VMMEM_E_NO_REGIONS, "memory: cannot remove the only region");
 	a = region_array(m, 0);
 	if (!a)
 		return vmm_err(-ENOMEM, "memory: out of memory");

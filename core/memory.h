@@ -43,7 +43,7 @@ static inline int vmm_slot_read_only(const struct vmm_slot *s)
  */
 struct vmmem_memory {
 	unsigned long refs;     /* atomic */
-	uint32_t count;         /* regions, >= 1 */
+	uint32_t count;         /* regions; 0 for an empty memory */
 	uint32_t shift;         /* log2 of the bucket size */
 	uint64_t base;          /* gpa of the first region */
 	uint64_t nbuckets;      /* bucket[] has nbuckets + 1 entries */
@@ -62,6 +62,8 @@ static inline const struct vmm_slot *vmm_lookup(const struct vmmem_memory *m, ui
 	uint64_t b;
 
 	if (m->count != 1) { /* one region is the common VM: skip the index */
+		if (unlikely(m->count == 0))
+			return NULL;
 		b = gpa - m->base; /* gpa < base wraps to a huge offset */
 		/* Past the last byte (or before the first): no region. This also keeps
 		 * 2^64 - 1, which no region holds, away from the sentinel below. */

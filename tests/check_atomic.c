@@ -333,14 +333,20 @@ START_TEST(test_atomic_remove_region)
 	vmmem_atomic_release(a, g);
 	ck_assert_int_eq(vmmem_atomic_remove_region(a, 0x8000, 0x2000, NULL), 0);
 	ck_assert_uint_eq(count_now(a), 1);
-	/* a memory is never empty */
+	/* Removing the last region publishes an empty memory; a guard taken before still
+	 * sees the region. */
 	g = vmmem_atomic_acquire(a);
-	ck_assert_int_eq(vmmem_atomic_remove_region(a, 0, 0x1000, &removed), VMMEM_E_NO_REGIONS);
-	ck_assert_ptr_null(removed);
+	ck_assert_int_eq(vmmem_atomic_remove_region(a, 0, 0x1000, &removed), 0);
+	ck_assert_ptr_nonnull(removed);
+	ck_assert_uint_eq(vmmem_memory_region_count(g), 1);
 	g2 = vmmem_atomic_acquire(a);
-	ck_assert_ptr_eq(g2, g);
+	ck_assert_uint_eq(vmmem_memory_region_count(g2), 0);
 	vmmem_atomic_release(a, g2);
 	vmmem_atomic_release(a, g);
+	/* ... and a region can be added back to it. */
+	ck_assert_int_eq(vmmem_atomic_insert_region(a, removed), 0);
+	ck_assert_uint_eq(count_now(a), 1);
+	vmmem_region_unref(removed);
 	vmmem_atomic_unref(a);
 }
 END_TEST
@@ -1270,6 +1276,51 @@ END_TEST
 
 /* ---------------------------------------------------------------------------------------- */
 
+/* ---------------------------------------------------------------------------------------- */
+/* synchronize: wait out guards taken before the call                                        */
+/* ---------------------------------------------------------------------------------------- */
+
+START_TEST(test_atomic_synchronize_waits_for_older_guards)
+{
+	static const uint64_t ranges[] = { 0x100000, 0x1000 };
+	struct vmmem_atomic *a = atomic_over(ranges, 1);
+	struct holder h;
+	pthread_t t;
+
+	holder_start(&h, &t, a);
+	h.delay_ms = 100;
+	holder_set(&h, 2); /* the holder sleeps, then releases */
+	ck_assert_int_eq(vmmem_atomic_synchronize(a), 0);
+	/* Ordering, not timing: synchronize returned only after the older guard went. */
+	ck_assert_int_eq(__atomic_load_n(&h.released, __ATOMIC_SEQ_CST), 1);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	pthread_mutex_destroy(&h.lock);
+	pthread_cond_destroy(&h.cond);
+	/* With no guard held anywhere it returns at once. */
+	ck_assert_int_eq(vmmem_atomic_synchronize(a), 0);
+	vmmem_atomic_unref(a);
+}
+END_TEST
+
+START_TEST(test_atomic_synchronize_bad_calls)
+{
+	static const uint64_t ranges[] = { 0x100000, 0x1000 };
+	struct vmmem_atomic *a = atomic_over(ranges, 1);
+	const struct vmmem_memory *g;
+
+	ck_assert_int_eq(vmmem_atomic_synchronize(NULL), -EINVAL);
+	g = vmmem_atomic_acquire(a);
+	ck_assert_ptr_nonnull(g);
+	/* Waiting for one's own guard would never end. */
+	ck_assert_int_eq(vmmem_atomic_synchronize(a), -EDEADLK);
+	ck_assert_ptr_nonnull(strstr(vmmem_errormsg(), "holds a guard"));
+	vmmem_atomic_release(a, g);
+	ck_assert_int_eq(vmmem_atomic_synchronize(a), 0);
+	vmmem_atomic_unref(a);
+}
+END_TEST
+
+
 static Suite *atomic_suite(void)
 {
 	Suite *s = suite_create("atomic");
@@ -1296,6 +1347,11 @@ static Suite *atomic_suite(void)
 	tcase_add_test(tc, test_atomic_nested_guards_two_atomics);
 	tcase_add_test(tc, test_atomic_unref_keeps_guarded_memory);
 	tcase_add_test(tc, test_atomic_unref_does_not_wait_for_guards);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("synchronize");
+	tcase_add_test(tc, test_atomic_synchronize_waits_for_older_guards);
+	tcase_add_test(tc, test_atomic_synchronize_bad_calls);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("stress");

@@ -2005,6 +2005,35 @@ END_TEST
 
 /* ---------------------------------------------------------------------------------------- */
 
+START_TEST(test_dirty_vhost_log_size_and_mark)
+{
+	uint64_t storage[4] = { 0 }; /* 32 bytes: GPA pages 0..255 */
+	uint8_t *buf = (uint8_t *)storage, want[32] = { 0 };
+	struct vmmem_vhost_log *log = NULL;
+
+	ck_assert_int_eq(vmmem_vhost_log_new(&log, buf, sizeof(storage), NULL, NULL), 0);
+	ck_assert_uint_eq(vmmem_vhost_log_size(log), 32);
+	ck_assert_uint_eq(vmmem_vhost_log_size(NULL), 0);
+	/* Pages 3..9 (GPA 0x3000 + 0x6800 bytes ends inside page 9), unmapped or not. */
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, 0x3000, 0x6800), 0);
+	for (unsigned int p = 3; p <= 9; p++)
+		want[p / 8] |= (uint8_t)(1u << (p % 8));
+	/* The last page the log covers. */
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, 255 * 4096 + 4095, 1), 0);
+	want[31] |= 0x80;
+	ck_assert_int_eq(memcmp(buf, want, sizeof(want)), 0);
+	/* Zero length at any address; past the log or past 2^64: -ERANGE, nothing set. */
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, UINT64_MAX, 0), 0);
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, 256 * 4096, 1), -ERANGE);
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, 255 * 4096, 4097), -ERANGE);
+	ck_assert_int_eq(vmmem_vhost_log_mark(log, UINT64_MAX, 2), -ERANGE);
+	ck_assert_int_eq(vmmem_vhost_log_mark(NULL, 0, 1), -EINVAL);
+	ck_assert_int_eq(memcmp(buf, want, sizeof(want)), 0);
+	vmmem_vhost_log_unref(log);
+}
+END_TEST
+
+
 static Suite *dirty_suite(void)
 {
 	Suite *s = suite_create("dirty");
@@ -2049,6 +2078,10 @@ static Suite *dirty_suite(void)
 	tcase_add_test(tc, test_dirty_concurrent_get_and_clear_reports_every_write);
 	tcase_add_test(tc, test_dirty_concurrent_marks_same_words);
 	tcase_add_test(tc, test_dirty_enable_disable_race_with_writes);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("vhost_log_direct");
+	tcase_add_test(tc, test_dirty_vhost_log_size_and_mark);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kvm");

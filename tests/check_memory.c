@@ -933,22 +933,61 @@ START_TEST(test_memory_remove_only_region)
 {
 	static const uint64_t base[] = { 0x1000, 0x1000 };
 	struct vmmem_memory *m = tu_anon_memory(base, 1);
-	struct vmmem_memory *out = MEMORY_SENTINEL;
-	struct vmmem_region *removed = REGION_SENTINEL;
+	struct vmmem_memory *out = MEMORY_SENTINEL, *back = NULL;
+	struct vmmem_region *removed = REGION_SENTINEL, *found = REGION_SENTINEL;
+	uint8_t byte = 0;
 
-	ck_assert_int_eq(vmmem_memory_remove_region(m, 0x1000, 0x1000, &out, &removed),
-			 VMMEM_E_NO_REGIONS);
-	ck_assert_ptr_null(out);
-	ck_assert_ptr_null(removed);
-	out = MEMORY_SENTINEL;
-	ck_assert_int_eq(vmmem_memory_remove_region(m, 0x1000, 0x1000, &out, NULL),
-			 VMMEM_E_NO_REGIONS);
-	ck_assert_ptr_null(out);
-	/* A wrong size is "no such region", not "no regions". */
+	/* A wrong size is "no such region". */
 	ck_assert_int_eq(vmmem_memory_remove_region(m, 0x1000, 0x800, &out, NULL),
 			 VMMEM_E_NO_SUCH_REGION);
-	expect_layout(m, base, 1);
+	ck_assert_ptr_null(out);
+	/* Removing the only region gives an empty memory. */
+	ck_assert_int_eq(vmmem_memory_remove_region(m, 0x1000, 0x1000, &out, &removed), 0);
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_eq(removed, vmmem_memory_region_at(m, 0));
+	ck_assert_uint_eq(vmmem_memory_region_count(out), 0);
+	ck_assert_ptr_null(vmmem_memory_region_at(out, 0));
+	ck_assert_uint_eq(vmmem_memory_last_addr(out), 0);
+	ck_assert_int_eq(vmmem_memory_find_region(out, 0x1000, &found), VMMEM_E_UNMAPPED);
+	ck_assert_ptr_null(found);
+	ck_assert(!vmmem_memory_address_in_range(out, 0x1000));
+	ck_assert(!vmmem_memory_check_range(out, 0x1000, 1));
+	ck_assert(vmmem_memory_check_range(out, 0x1000, 0));
+	ck_assert_int_eq(vmmem_memory_read(out, 0x1000, &byte, 1), VMMEM_E_UNMAPPED);
+	ck_assert_int_eq(vmmem_memory_remove_region(out, 0x1000, 0x1000, &back, NULL),
+			 VMMEM_E_NO_SUCH_REGION);
+	/* The region goes back in. */
+	ck_assert_int_eq(vmmem_memory_insert_region(out, removed, &back), 0);
+	expect_layout(back, base, 1);
+	expect_layout(m, base, 1); /* the original is untouched */
+	vmmem_memory_unref(back);
+	vmmem_memory_unref(out);
+	vmmem_region_unref(removed);
 	vmmem_memory_unref(m);
+}
+END_TEST
+
+START_TEST(test_memory_empty_memory)
+{
+	struct vmmem_memory *e = MEMORY_SENTINEL, *one = NULL;
+	struct vmmem_region *r = tu_anon_region(0x2000, 0x1000, 0), *found = REGION_SENTINEL;
+	uint64_t gpas[] = { 0, 1, 0x2000, UINT64_MAX - 1, UINT64_MAX };
+
+	ck_assert_int_eq(vmmem_memory_new_empty(NULL), -EINVAL);
+	ck_assert_int_eq(vmmem_memory_new_empty(&e), 0);
+	ck_assert_uint_eq(vmmem_memory_region_count(e), 0);
+	ck_assert_uint_eq(vmmem_memory_last_addr(e), 0);
+	for (size_t i = 0; i < sizeof(gpas) / sizeof(gpas[0]); i++) {
+		ck_assert_int_eq(vmmem_memory_find_region(e, gpas[i], &found), VMMEM_E_UNMAPPED);
+		ck_assert_ptr_null(found);
+	}
+	ck_assert_int_eq(vmmem_memory_insert_region(e, r, &one), 0);
+	ck_assert_uint_eq(vmmem_memory_region_count(one), 1);
+	ck_assert_int_eq(vmmem_memory_find_region(one, 0x2fff, &found), 0);
+	ck_assert_ptr_eq(found, r);
+	vmmem_memory_unref(one);
+	vmmem_memory_unref(e);
+	vmmem_region_unref(r);
 }
 END_TEST
 
@@ -1623,6 +1662,7 @@ Suite *memory_suite(void)
 	tcase_add_test(tc, test_memory_remove_region);
 	tcase_add_test(tc, test_memory_remove_region_not_wanted);
 	tcase_add_test(tc, test_memory_remove_only_region);
+	tcase_add_test(tc, test_memory_empty_memory);
 	tcase_add_test(tc, test_memory_remove_invalid);
 	tcase_add_test(tc, test_memory_remove_then_insert_rebased);
 	suite_add_tcase(s, tc);

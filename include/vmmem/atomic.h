@@ -108,7 +108,9 @@ VMMEM_EXPORT int vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memor
 VMMEM_EXPORT int vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem_region *r);
 
 /**
- * @brief Publish the current memory minus the region at @p gpa of @p size bytes.
+ * @brief Publish the current memory minus the region at @p gpa of @p size bytes (removing
+ *        the last region publishes an empty memory). Readers holding older guards may still
+ *        use the region until they release them: see vmmem_atomic_synchronize().
  * @param[out] removed the removed region with a reference (may be NULL).
  * @return 0, or the errors of vmmem_memory_remove_region().
  * @par Thread safety
@@ -117,6 +119,20 @@ VMMEM_EXPORT int vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem
  */
 VMMEM_EXPORT int vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
 					    struct vmmem_region **removed);
+
+/**
+ * @brief Wait until every guard taken (on any thread, on any atomic) before this call has
+ *        been released: afterwards no reader still uses a memory, region or vhost log that
+ *        was replaced before the call. A vhost-user backend calls it after REM_MEM_REG or
+ *        SET_LOG_BASE, before telling the front-end it is done with the old memory or log.
+ * @return 0, or
+ * @retval -EINVAL    @p a is NULL
+ * @retval -EDEADLK   the calling thread holds a guard itself (it would wait for itself)
+ * @par Thread safety
+ * MT-Safe. It blocks (yielding the CPU) while older guards are held.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_atomic_synchronize(struct vmmem_atomic *a);
 
 /**
  * @brief Publish the current memory with vhost log @p log attached (NULL detaches); the old

@@ -205,6 +205,27 @@ VMMEM_EXPORT struct vmmem_vhost_log *vmmem_vhost_log_ref(struct vmmem_vhost_log 
 VMMEM_EXPORT struct vmmem_vhost_log *vmmem_vhost_log_unref(struct vmmem_vhost_log *log);
 
 /**
+ * @brief Size in bytes of a log's buffer (it covers GPAs [0, size * 8 * 4096)).
+ * @return the size, or 0 if @p log is NULL.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT uint64_t vmmem_vhost_log_size(const struct vmmem_vhost_log *log);
+
+/**
+ * @brief Set the log bits of guest range [gpa, gpa + len) directly, whether or not the range
+ *        is mapped (vhost-user logs used-ring writes at the ring's log_guest_addr).
+ * @return 0 (also for @p len 0), or
+ * @retval -EINVAL    @p log is NULL
+ * @retval -ERANGE    the range passes 2^64 or the end of the log
+ * @par Thread safety
+ * MT-Safe (atomic bit operations).
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_vhost_log_mark(struct vmmem_vhost_log *log, uint64_t gpa, uint64_t len);
+
+/**
  * @brief A new memory like @p m whose writes also set bits in @p log (copy-on-write; @p m
  *        is unchanged). NULL @p log gives a memory without a log.
  * @param[out] out the new memory with one reference; NULL on failure.

@@ -48,6 +48,9 @@ VMMEM_EXPORT int vmmem_memory_get_slices(const struct vmmem_memory *m, uint64_t 
 
 /**
  * @brief Like vmmem_memory_get_slices(), as struct iovec entries for readv/writev.
+ *
+ * Writes through the iovecs bypass dirty tracking: mark them with vmmem_memory_mark_dirty(),
+ * or use vmmem_memory_read_exact_from_fd(), which marks what it reads.
  * @return as vmmem_memory_get_slices().
  * @since 1.0
  */

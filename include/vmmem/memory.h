@@ -50,6 +50,18 @@ VMMEM_EXPORT int vmmem_memory_new(struct vmmem_memory **out, struct vmmem_region
 				  size_t count);
 
 /**
+ * @brief An empty guest memory (vm-memory's GuestRegionCollection::new()): no region, every
+ *        lookup fails. The starting point of a vhost-user backend before its first
+ *        ADD_MEM_REG; regions come in with vmmem_memory_insert_region().
+ * @param[out] out the memory with one reference; NULL on failure.
+ * @return 0, -EINVAL (@p out NULL) or -ENOMEM.
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.0
+ */
+VMMEM_EXPORT int vmmem_memory_new_empty(struct vmmem_memory **out);
+
+/**
  * @brief Take one more reference.
  * @param m a memory, or NULL.
  * @return @p m.
@@ -71,7 +83,7 @@ VMMEM_EXPORT struct vmmem_memory *vmmem_memory_unref(struct vmmem_memory *m);
 
 /**
  * @brief Number of regions.
- * @return the count (at least 1), or 0 if @p m is NULL.
+ * @return the count (0 for an empty memory), or 0 if @p m is NULL.
  * @par Thread safety
  * MT-Safe.
  * @since 1.0
@@ -91,7 +103,7 @@ VMMEM_EXPORT struct vmmem_region *vmmem_memory_region_at(const struct vmmem_memo
 
 /**
  * @brief Highest guest address backed by the memory (the last region's last byte).
- * @return the address, or 0 if @p m is NULL.
+ * @return the address; 0 for an empty memory (as vm-memory) or if @p m is NULL.
  * @par Thread safety
  * MT-Safe.
  * @since 1.0
@@ -195,8 +207,8 @@ VMMEM_EXPORT int vmmem_memory_insert_region(const struct vmmem_memory *m, struct
  * @return 0, or
  * @retval -EINVAL                  @p m or @p out is NULL
  * @retval VMMEM_E_NO_SUCH_REGION   no region starts at @p gpa with exactly @p size bytes
- * @retval VMMEM_E_NO_REGIONS       it is the only region (a memory is never empty)
  * @retval -ENOMEM                  out of memory
+ * Removing the only region gives an empty memory (vmmem_memory_new_empty()).
  * @par Thread safety
  * MT-Safe.
  * @since 1.0
