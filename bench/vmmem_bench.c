@@ -15,13 +15,15 @@
  * and its seeds, layout() and rand_gpas(), the measure() loop, the prefault through the
  * library's own write, the allocations (malloc/calloc, like Rust's Vec) and the black boxes.
  * Cases the anchor does not have: raw_read_u64_r1 (a plain load, the physical limit of
- * read_obj_u64_r1) and find_region_r32768 (lookup cost at tens of thousands of regions).
+ * read_obj_u64_r1), find_region_r32768 (lookup cost at tens of thousands of regions) and
+ * write_4k_untracked (write_4k_dirty with tracking off: the reference of its goal).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT, MAP_NORESERVE */
 #endif
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,10 @@
 #include <unistd.h>
 
 #include <vmmem.h>
+
+#if defined(__SSE2__)
+#include <emmintrin.h> /* the anchor's popcount, as rustc vectorises it (bitmap_scan_1g) */
+#endif
 
 #define KIB ((size_t)1 << 10)
 #define MIB ((size_t)1 << 20)
@@ -213,6 +219,16 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
+/* CPUs this process may run on (Rust's available_parallelism()). */
+static int available_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		return CPU_COUNT(&set);
+	return (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /*
  * MEASURE(cfg, out_ns, I, op...): time `op` (a statement using the running op index I, a
  * size_t) exactly like the anchor's measure(). Warm-up >= cfg->warmup_ns, which also doubles
@@ -392,8 +408,10 @@ static uint64_t *rand_gpas(const struct range *ranges, size_t n, size_t align, s
 /* Case groups. Each group builds one guest memory (only if one of its cases is wanted) and
  * runs its wanted cases in order. */
 
-/* Region counts run by bench_rmem; above this, regions are slices of one mapping. */
-#define MAX_MMAP_PER_REGION 512
+/* Up to this many regions, each region has its own mapping (as the anchor's from_ranges);
+ * above it (find_region_r32768) the regions are slices of one 1 GiB mapping and only the
+ * lookup case runs. */
+#define MAX_OWN_MAPPINGS 512
 
 struct slice_case {
 	const char *suffix;
@@ -415,9 +433,9 @@ static const struct slice_case SLICE_CASES[] = {
 static void bench_rmem(const struct cfg *cfg, size_t r)
 {
 	char n_read[64], n_raw[64], n_write[64], n_find[64], n_host[64];
-	bool only_find = r > MAX_MMAP_PER_REGION;
+	bool only_find = r > MAX_OWN_MAPPINGS;
 	struct range *ranges = layout(r, PAGE);
-	struct guest g = guest_new(ranges, r, r > MAX_MMAP_PER_REGION);
+	struct guest g = guest_new(ranges, r, r > MAX_OWN_MAPPINGS);
 	const struct vmmem_memory *mem = g.mem;
 	uint64_t *gpas;
 	double ns;
@@ -561,6 +579,332 @@ static void bench_cross(const struct cfg *cfg, size_t arg)
 	guest_free(&g);
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Swappable memory (the anchor's bench_atomic): atomic_memory_guard, atomic_memory_guard_4t. */
+
+/* Threads of atomic_memory_guard_4t (the anchor's T). */
+#define GUARD_THREADS 4
+
+struct guard_thread {
+	struct vmmem_atomic *a; /* the thread's own reference (the anchor's atomic.clone()) */
+	pthread_barrier_t *barrier;
+	size_t iters;
+	double ns; /* out: this thread's wall time / iters */
+};
+
+/* One guard taken and dropped: the anchor's `let g = atomic.memory(); black_box(&*g);
+ * drop(g);`. acquire() fails only if the thread's first guard finds no memory for its
+ * reader record; checked like an unwrap(), on the cold path. */
+#define GUARD_OP(a_)                                                          \
+	do {                                                                  \
+		const struct vmmem_memory *g_ = vmmem_atomic_acquire(a_);     \
+		if (__builtin_expect(g_ == NULL, 0))                          \
+			die_rc("vmmem_atomic_acquire", -ENOMEM);              \
+		bb_ptr(g_);                                                   \
+		vmmem_atomic_release((a_), g_);                               \
+	} while (0)
+
+static void *guard_thread_main(void *arg)
+{
+	struct guard_thread *t = arg;
+	uint64_t t0;
+
+	pthread_barrier_wait(t->barrier);
+	t0 = now_ns();
+	for (size_t k = 0; k < t->iters; k++)
+		GUARD_OP(t->a);
+	t->ns = (double)(now_ns() - t0) / (double)t->iters;
+	t->a = vmmem_atomic_unref(t->a); /* the clone is dropped after the clock is read */
+	return NULL;
+}
+
+/*
+ * An atomic memory over layout(8, PAGE) (8 regions, not prefaulted: no case touches guest
+ * bytes). atomic_memory_guard: MEASURE of one guard taken and dropped. atomic_memory_guard_4t:
+ * GUARD_THREADS new threads per rep, released together by a barrier, each running a fixed
+ * count of ops sized from the single-thread figure (iters = max(1000, min_time / ns1)); a
+ * rep's figure is the mean over threads of (thread wall time / iters); rep 0 is a warm-up;
+ * the median over the other reps is printed.
+ */
+static void bench_atomic(const struct cfg *cfg, size_t arg)
+{
+	const char *n1 = "atomic_memory_guard", *n4 = "atomic_memory_guard_4t";
+	struct range *ranges = layout(8, PAGE);
+	struct guest g = guest_new(ranges, 8, false);
+	struct vmmem_atomic *atomic;
+	double ns1 = 0.0;
+
+	(void)arg;
+	CHECK(vmmem_atomic_new(&atomic, g.mem), "vmmem_atomic_new");
+	if (wants(cfg, n1)) {
+		MEASURE(cfg, ns1, i, GUARD_OP(atomic));
+		report(n1, ns1, "threads=1");
+	}
+	if (wants(cfg, n4)) {
+		pthread_t tid[GUARD_THREADS];
+		struct guard_thread th[GUARD_THREADS];
+		pthread_barrier_t barrier;
+		double *res = xmalloc(cfg->reps * sizeof(double));
+		size_t iters;
+		double ns;
+		char extra[128];
+
+		if (ns1 == 0.0) {
+			/* The anchor's quick single-thread figure: 50 ms, one rep, same warm-up. */
+			struct cfg quick = *cfg;
+
+			quick.min_time_ns = 50 * NS_PER_MS;
+			quick.reps = 1;
+			quick.filters = NULL;
+			quick.nfilters = 0;
+			MEASURE(&quick, ns1, i, GUARD_OP(atomic));
+		}
+		iters = (size_t)((double)cfg->min_time_ns / (ns1 > 0.1 ? ns1 : 0.1));
+		if (iters < 1000)
+			iters = 1000;
+		for (size_t rep = 0; rep <= cfg->reps; rep++) {
+			double sum = 0.0;
+
+			if (pthread_barrier_init(&barrier, NULL, GUARD_THREADS) != 0)
+				die("pthread_barrier_init");
+			for (size_t k = 0; k < GUARD_THREADS; k++) {
+				th[k] = (struct guard_thread){ vmmem_atomic_ref(atomic), &barrier,
+							       iters, 0.0 };
+				errno = pthread_create(&tid[k], NULL, guard_thread_main, &th[k]);
+				if (errno)
+					die("pthread_create");
+			}
+			for (size_t k = 0; k < GUARD_THREADS; k++) {
+				errno = pthread_join(tid[k], NULL);
+				if (errno)
+					die("pthread_join");
+				sum += th[k].ns;
+			}
+			pthread_barrier_destroy(&barrier);
+			if (rep > 0) /* rep 0 is the warm-up */
+				res[rep - 1] = sum / GUARD_THREADS;
+		}
+		ns = median(res, cfg->reps);
+		snprintf(extra, sizeof(extra), "threads=%d cpus=%d total_Mops/s=%.2f",
+			 GUARD_THREADS, available_cpus(), GUARD_THREADS * 1e3 / ns);
+		report(n4, ns, extra);
+		free(res);
+	}
+	vmmem_atomic_unref(atomic);
+	guest_free(&g);
+	free(ranges);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Dirty tracking (the anchor's bench_dirty): write_4k_dirty, write_4k_untracked,
+ * bitmap_scan_1g, bitmap_scan_dirty_at_1g. */
+
+struct scan_ctx {
+	const struct vmmem_memory *mem;
+	struct vmmem_region *region;
+	uint64_t size;  /* region bytes */
+	size_t pages;   /* bits of its bitmap */
+	size_t ndirty;  /* pages dirtied before each scan (1%) */
+	struct rng rng; /* one generator for both scan cases, as the anchor's */
+	uint64_t *words; /* get-and-clear output, ceil(pages / 64) words */
+	size_t nwords;
+};
+
+/* Untimed: dirty ndirty random pages, one u8 write_obj each (the anchor's dirty_some). */
+static void dirty_some(struct scan_ctx *c)
+{
+	for (size_t k = 0; k < c->ndirty; k++) {
+		uint64_t p = rng_below(&c->rng, (uint64_t)c->pages);
+		uint8_t one = 1;
+
+		CHECK(vmmem_memory_write_obj(c->mem, p * PAGE, &one, sizeof(one)),
+		      "vmmem_memory_write_obj");
+	}
+}
+
+/*
+ * The anchor's `words.iter().map(|w| w.count_ones() as usize).sum()` as rustc compiles it for
+ * plain x86-64 (no popcnt feature): the SWAR bit count on SSE2 vectors, psadbw to add the
+ * bytes, two vectors (4 words) per step. Same instructions, same cost (~1.9 µs for 4096
+ * words here; GCC's own vectorisation of the scalar SWAR takes ~3 µs, and
+ * __builtin_popcountll without -mpopcnt is a libgcc call per word).
+ */
+static inline uint64_t popcount_swar(uint64_t x)
+{
+	x -= (x >> 1) & UINT64_C(0x5555555555555555);
+	x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+	x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (x * UINT64_C(0x0101010101010101)) >> 56;
+}
+
+#if defined(__SSE2__)
+/* Per 64-bit lane: the number of set bits of 16 bytes. */
+static inline __m128i popcount_sse2(__m128i a)
+{
+	const __m128i m1 = _mm_set1_epi8(0x55), m2 = _mm_set1_epi8(0x33),
+		      m4 = _mm_set1_epi8(0x0f);
+
+	a = _mm_sub_epi8(a, _mm_and_si128(_mm_srli_epi16(a, 1), m1));
+	a = _mm_add_epi8(_mm_and_si128(a, m2), _mm_and_si128(_mm_srli_epi16(a, 2), m2));
+	a = _mm_and_si128(_mm_add_epi8(a, _mm_srli_epi16(a, 4)), m4);
+	return _mm_sad_epu8(a, _mm_setzero_si128());
+}
+#endif
+
+static size_t popcount_words(const uint64_t *w, size_t n)
+{
+	size_t k = 0, found = 0;
+
+#if defined(__SSE2__)
+	__m128i acc0 = _mm_setzero_si128(), acc1 = _mm_setzero_si128();
+
+	for (; n - k >= 4; k += 4) {
+		acc0 = _mm_add_epi64(acc0, popcount_sse2(_mm_loadu_si128((const void *)(w + k))));
+		acc1 = _mm_add_epi64(acc1,
+				     popcount_sse2(_mm_loadu_si128((const void *)(w + k + 2))));
+	}
+	acc0 = _mm_add_epi64(acc0, acc1);
+	acc0 = _mm_add_epi64(acc0, _mm_unpackhi_epi64(acc0, acc0));
+	found = (size_t)_mm_cvtsi128_si64(acc0);
+#endif
+	for (; k < n; k++)
+		found += (size_t)popcount_swar(w[k]);
+	return found;
+}
+
+/* bitmap_scan_1g: one get-and-clear of the whole region's bitmap, then a popcount of it (the
+ * anchor's get_and_reset().iter().map(count_ones).sum()). The output buffer is the caller's
+ * and reused (the C API's way); the anchor's get_and_reset() mallocs a Vec per scan. */
+static size_t scan_get_and_clear(struct scan_ctx *c)
+{
+	ssize_t n = vmmem_region_dirty_get_and_clear(c->region, 0, c->size, c->words, c->nwords);
+
+	if (__builtin_expect(n < 0, 0))
+		die_rc("vmmem_region_dirty_get_and_clear", n);
+	return popcount_words(c->words, c->nwords);
+}
+
+/* bitmap_scan_dirty_at_1g: test every page separately, then clear the bitmap (the anchor's
+ * per-page dirty_at() and reset()). */
+static size_t scan_dirty_at(struct scan_ctx *c)
+{
+	size_t found = 0;
+
+	for (size_t p = 0; p < c->pages; p++) {
+		int d = vmmem_region_dirty_test(c->region, (uint64_t)p * PAGE);
+
+		if (__builtin_expect(d < 0, 0))
+			die_rc("vmmem_region_dirty_test", d);
+		found += (size_t)d;
+	}
+	CHECK(vmmem_region_dirty_clear(c->region, 0, c->size), "vmmem_region_dirty_clear");
+	return found;
+}
+
+/* The anchor's scan_case: rep 0 is a warm-up of >= warmup, then reps of >= min_time each; an
+ * iteration dirties 1% of the pages (untimed) and times one scan; a rep's figure is its
+ * timed total / iterations; the median is printed. */
+static void scan_case(const struct cfg *cfg, const char *name, struct scan_ctx *c,
+		      size_t (*scan)(struct scan_ctx *c))
+{
+	double *res;
+	size_t found = 0;
+	double ns;
+	char extra[160];
+
+	if (!wants(cfg, name))
+		return;
+	res = xmalloc(cfg->reps * sizeof(double));
+	for (size_t rep = 0; rep <= cfg->reps; rep++) {
+		bool warm = rep == 0;
+		uint64_t limit = warm ? cfg->warmup_ns : cfg->min_time_ns;
+		uint64_t timed = 0;
+		size_t n = 0;
+
+		while (timed < limit || n == 0) {
+			uint64_t t0;
+
+			dirty_some(c);
+			t0 = now_ns();
+			found = (size_t)bb_opaque_u64(scan(c));
+			timed += now_ns() - t0;
+			n++;
+		}
+		if (!warm)
+			res[rep - 1] = (double)timed / (double)n;
+	}
+	ns = median(res, cfg->reps);
+	snprintf(extra, sizeof(extra), "pages=%zu dirtied=%zu found_last=%zu ns/page=%.3f",
+		 c->pages, c->ndirty, found, ns / (double)c->pages);
+	report(name, ns, extra);
+	free(res);
+}
+
+/*
+ * One 1 GiB region with dirty tracking at 4 KiB pages, switched on before the prefault (which
+ * marks every page) and then cleared, as the anchor's GuestMemoryMmap<AtomicBitmap>.
+ * write_4k_dirty: write_exact of 4 KiB at random 4 KiB-aligned GPAs (seed 0xd127).
+ * write_4k_untracked (libvmmem only): the same writes, same addresses, with tracking switched
+ * off (no region of the process tracked), the reference of write_4k_dirty's goal.
+ * Then the scans, tracking on and the bitmap clear.
+ */
+static void bench_dirty(const struct cfg *cfg, size_t arg)
+{
+	const char *nw = "write_4k_dirty", *nu = "write_4k_untracked";
+	const struct range ranges[1] = { { 0, GIB } };
+	struct guest g = guest_new(ranges, 1, false);
+	struct vmmem_region *region = vmmem_memory_region_at(g.mem, 0);
+	struct scan_ctx c;
+
+	(void)arg;
+	CHECK(vmmem_region_dirty_enable(region, PAGE), "vmmem_region_dirty_enable");
+	prefault(g.mem);
+	c = (struct scan_ctx){ .mem = g.mem, .region = region, .size = vmmem_region_size(region) };
+	c.pages = (size_t)(c.size / vmmem_region_dirty_page_size(region));
+	CHECK(vmmem_region_dirty_clear(region, 0, c.size), "vmmem_region_dirty_clear");
+
+	if (wants(cfg, nw) || wants(cfg, nu)) {
+		uint64_t *gp = rand_gpas(ranges, 1, PAGE, 4 * KIB, 0xd127);
+		uint8_t *buf = xmalloc(4 * KIB);
+		double ns;
+
+		for (size_t k = 0; k < 4 * KIB; k++)
+			buf[k] = (uint8_t)(k * 3 + 1);
+		if (wants(cfg, nw)) {
+			MEASURE(cfg, ns, i, {
+				CHECK(vmmem_memory_write_exact(g.mem, gp[i & AMASK],
+							       bb_opaque_ptr(buf), 4 * KIB, NULL),
+				      "vmmem_memory_write_exact");
+			});
+			report_gbps(nw, ns, 4 * KIB);
+			CHECK(vmmem_region_dirty_clear(region, 0, c.size),
+			      "vmmem_region_dirty_clear");
+		}
+		if (wants(cfg, nu)) {
+			CHECK(vmmem_region_dirty_disable(region), "vmmem_region_dirty_disable");
+			MEASURE(cfg, ns, i, {
+				CHECK(vmmem_memory_write_exact(g.mem, gp[i & AMASK],
+							       bb_opaque_ptr(buf), 4 * KIB, NULL),
+				      "vmmem_memory_write_exact");
+			});
+			report_gbps(nu, ns, 4 * KIB);
+			/* Back on, all clean (the earlier bitmap, cleared). */
+			CHECK(vmmem_region_dirty_enable(region, PAGE), "vmmem_region_dirty_enable");
+		}
+		free(buf);
+		free(gp);
+	}
+
+	c.ndirty = c.pages / 100;
+	c.rng = rng_new(0x5ca7);
+	c.nwords = (c.pages + 63) / 64;
+	c.words = xcalloc(c.nwords * sizeof(*c.words));
+	scan_case(cfg, "bitmap_scan_1g", &c, scan_get_and_clear);
+	scan_case(cfg, "bitmap_scan_dirty_at_1g", &c, scan_dirty_at);
+	free(c.words);
+	guest_free(&g);
+}
+
 /* memcpy_{4k,64k,1m}: plain memcpy at the same offsets as read_slice_* (same layout and
  * seeds), source = a 1 GiB malloc'd buffer (Rust's Vec): the physical limit of the slices. */
 static void bench_memcpy(const struct cfg *cfg, size_t arg)
@@ -603,12 +947,7 @@ static void bench_memcpy(const struct cfg *cfg, size_t arg)
 
 /*
  * The case table: groups in run order, each with the cases it may report (also what --list
- * prints). A group runs only if one of its cases is wanted.
- *
- * Room for the cases a later issue adds (mirroring the anchor's bench_atomic/bench_dirty,
- * run between read_cross_8k and the memcpy group):
- *   { bench_atomic, 0, { "atomic_memory_guard", "atomic_memory_guard_4t" } },
- *   { bench_dirty,  0, { "write_4k_dirty", "bitmap_scan_1g", "bitmap_scan_dirty_at_1g" } },
+ * prints). A group runs only if one of its cases is wanted. The order is the anchor's;
  * compare.sh picks new cases up from --list by itself.
  */
 #define MAX_GROUP_CASES 12
@@ -632,7 +971,10 @@ static const struct group GROUPS[] = {
 	  { "read_obj_u64_r512", "write_obj_u64_r512", "find_region_r512", NULL } },
 	{ bench_rmem, 32768, { "find_region_r32768", NULL } },
 	{ bench_cross, 0, { "read_cross_8k", NULL } },
-	/* later: bench_atomic, bench_dirty (see above) */
+	{ bench_atomic, 0, { "atomic_memory_guard", "atomic_memory_guard_4t", NULL } },
+	{ bench_dirty, 0,
+	  { "write_4k_dirty", "write_4k_untracked", "bitmap_scan_1g", "bitmap_scan_dirty_at_1g",
+	    NULL } },
 	{ bench_memcpy, 0, { "memcpy_4k", "memcpy_64k", "memcpy_1m", NULL } },
 };
 #define N_GROUPS (sizeof(GROUPS) / sizeof(GROUPS[0]))
@@ -726,18 +1068,9 @@ static void read_line_file(const char *path, const char *prefix, char *out, size
 	fclose(f);
 }
 
-static int available_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set) == 0)
-		return CPU_COUNT(&set);
-	return (int)sysconf(_SC_NPROCESSORS_ONLN);
-}
-
 int main(int argc, char **argv)
 {
-	struct cfg cfg = {
+	static struct cfg cfg = {
 		.min_time_ns = 300 * NS_PER_MS,
 		.warmup_ns = 100 * NS_PER_MS,
 		.reps = 3,
@@ -774,6 +1107,7 @@ int main(int argc, char **argv)
 			for (size_t k = 0; GROUPS[g].cases[k]; k++)
 				if (wants(&cfg, GROUPS[g].cases[k]))
 					puts(GROUPS[g].cases[k]);
+		free(cfg.filters);
 		return 0;
 	}
 

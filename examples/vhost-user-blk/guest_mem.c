@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * Guest memory of one connection: the region table (with QVAs), the published memory and
+ * the dirty log.
+ *
+ * libvmmem's memories are never empty, but vhost-user's CONFIGURE_MEM_SLOTS flow starts
+ * with no region (the first ADD_MEM_REG creates the memory) and may remove the last one.
+ * So "present" says whether the published memory is the table: when the last region goes,
+ * present turns false and the queue thread gets no memory, while the atomic keeps the stale
+ * memory until the next region arrives and a fresh memory replaces it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "guest_mem.h"
+#include "logging.h"
+
+struct gm_slot {
+	struct vmmem_region *region; /* our reference */
+	uint64_t gpa, size, qva;
+};
+
+struct guest_mem {
+	struct vmmem_atomic *atomic;  /* NULL until the first region; read by the queue thread */
+	bool present;                 /* atomic: the published memory matches the table */
+	struct gm_slot *slots;        /* max_slots entries, count used, in arrival order */
+	unsigned int count, max_slots;
+	uint32_t import_flags;
+	struct vmmem_vhost_log *vlog; /* last SET_LOG_BASE, or NULL */
+	bool logging;                 /* VHOST_F_LOG_ALL negotiated */
+};
+
+int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed)
+{
+	struct guest_mem *gm = calloc(1, sizeof(*gm));
+
+	*out = NULL;
+	if (!gm)
+		return -1;
+	gm->slots = calloc(max_slots, sizeof(*gm->slots));
+	if (!gm->slots) {
+		free(gm);
+		return -1;
+	}
+	gm->max_slots = max_slots;
+	gm->import_flags = allow_unsealed ? VMMEM_IMPORT_ALLOW_UNSEALED : 0;
+	*out = gm;
+	return 0;
+}
+
+static void drop_slots(struct gm_slot *slots, unsigned int count)
+{
+	for (unsigned int i = 0; i < count; i++)
+		slots[i].region = vmmem_region_unref(slots[i].region);
+}
+
+void gm_free(struct guest_mem *gm)
+{
+	if (!gm)
+		return;
+	/* The memories hold their own references on regions and log. */
+	vmmem_atomic_unref(gm->atomic);
+	drop_slots(gm->slots, gm->count);
+	vmmem_vhost_log_unref(gm->vlog);
+	free(gm->slots);
+	free(gm);
+}
+
+unsigned int gm_region_count(const struct guest_mem *gm)
+{
+	return gm->count;
+}
+
+static bool want_log(const struct guest_mem *gm)
+{
+	return gm->logging && gm->vlog;
+}
+
+bool gm_logging_active(const struct guest_mem *gm)
+{
+	return want_log(gm) && gm->count > 0;
+}
+
+static void log_region(const char *what, const struct vmmem_vhost_region *d)
+{
+	vub_log("%s region GPA 0x%" PRIx64 " size 0x%" PRIx64 " QVA 0x%" PRIx64
+		" offset 0x%" PRIx64 ": %s",
+		what, d->guest_phys_addr, d->memory_size, d->userspace_addr, d->mmap_offset,
+		vmmem_errormsg());
+}
+
+/* Do the front-end address ranges of two slots overlap? QVA translation must be unique. */
+static bool qva_overlap(const struct gm_slot *a, uint64_t qva, uint64_t size)
+{
+	return qva <= a->qva + (a->size - 1) && a->qva <= qva + (size - 1);
+}
+
+/* Import one described fd as a slot (QVA range checked against slots[0..n)). */
+static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d, int fd,
+		       const struct gm_slot *others, unsigned int n, struct gm_slot *out)
+{
+	struct vmmem_region *r = NULL;
+	int rc;
+
+	if (d->memory_size == 0 || d->userspace_addr > UINT64_MAX - (d->memory_size - 1)) {
+		vub_log("refusing region GPA 0x%" PRIx64 " size 0x%" PRIx64 " QVA 0x%" PRIx64
+			": empty, or its user address range wraps",
+			d->guest_phys_addr, d->memory_size, d->userspace_addr);
+		return -1;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (qva_overlap(&others[i], d->userspace_addr, d->memory_size)) {
+			vub_log("refusing region GPA 0x%" PRIx64 " QVA 0x%" PRIx64 " size 0x%" PRIx64
+				": its user addresses overlap the region at GPA 0x%" PRIx64,
+				d->guest_phys_addr, d->userspace_addr, d->memory_size,
+				others[i].gpa);
+			return -1;
+		}
+	}
+	rc = vmmem_region_import(&r, d, fd, gm->import_flags);
+	if (rc) {
+		log_region("refusing", d);
+		return -1;
+	}
+	*out = (struct gm_slot){ .region = r, .gpa = d->guest_phys_addr, .size = d->memory_size,
+				 .qva = d->userspace_addr };
+	return 0;
+}
+
+/* A memory over the slots, with the log attached if logging is on. */
+static int build_memory(const struct guest_mem *gm, const struct gm_slot *slots,
+			unsigned int count, struct vmmem_memory **out)
+{
+	struct vmmem_region **regions = calloc(count, sizeof(*regions));
+	struct vmmem_memory *m = NULL, *logged = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!regions) {
+		vub_log("out of memory building the guest memory");
+		return -1;
+	}
+	for (unsigned int i = 0; i < count; i++)
+		regions[i] = slots[i].region;
+	rc = vmmem_memory_new(&m, regions, count);
+	free(regions);
+	if (rc) {
+		vub_log("refusing the memory table: %s", vmmem_errormsg());
+		return -1;
+	}
+	if (want_log(gm)) {
+		rc = vmmem_memory_set_vhost_log(m, gm->vlog, &logged);
+		vmmem_memory_unref(m);
+		if (rc) {
+			vub_log("refusing the memory table: %s", vmmem_errormsg());
+			return -1;
+		}
+		m = logged;
+	}
+	*out = m;
+	return 0;
+}
+
+/* Publish a memory (which keeps its reference) as the current one. */
+static int publish(struct guest_mem *gm, struct vmmem_memory *m)
+{
+	int rc;
+
+	if (!gm->atomic) {
+		struct vmmem_atomic *a = NULL;
+
+		rc = vmmem_atomic_new(&a, m);
+		if (rc == 0)
+			__atomic_store_n(&gm->atomic, a, __ATOMIC_RELEASE);
+	} else {
+		rc = vmmem_atomic_replace(gm->atomic, m);
+	}
+	vmmem_memory_unref(m);
+	if (rc) {
+		vub_log("cannot publish the guest memory: %s", vmmem_errormsg());
+		return -1;
+	}
+	__atomic_store_n(&gm->present, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, const int *fds,
+		 unsigned int count)
+{
+	struct gm_slot *fresh;
+	struct vmmem_memory *m;
+	unsigned int n = 0;
+
+	if (count == 0 || count > gm->max_slots) {
+		vub_log("refusing a memory table of %u regions (1 to %u allowed)", count,
+			gm->max_slots);
+		return -1;
+	}
+	fresh = calloc(gm->max_slots, sizeof(*fresh));
+	if (!fresh) {
+		vub_log("out of memory for the memory table");
+		return -1;
+	}
+	for (; n < count; n++)
+		if (import_slot(gm, &descs[n], fds[n], fresh, n, &fresh[n]))
+			goto fail;
+	/* GPA overlaps are refused here by vmmem_memory_new(). */
+	if (build_memory(gm, fresh, count, &m) || publish(gm, m))
+		goto fail;
+	drop_slots(gm->slots, gm->count);
+	free(gm->slots);
+	gm->slots = fresh;
+	gm->count = count;
+	return 0;
+fail:
+	drop_slots(fresh, n);
+	free(fresh);
+	return -1;
+}
+
+int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, int fd)
+{
+	struct gm_slot slot;
+	int rc;
+
+	if (gm->count >= gm->max_slots) {
+		vub_log("refusing region GPA 0x%" PRIx64 ": all %u memory slots are in use",
+			desc->guest_phys_addr, gm->max_slots);
+		return -1;
+	}
+	if (import_slot(gm, desc, fd, gm->slots, gm->count, &slot))
+		return -1;
+	if (gm->count == 0) {
+		/* First region (or first after the last was removed): a fresh memory. */
+		struct vmmem_memory *m;
+
+		if (build_memory(gm, &slot, 1, &m) || publish(gm, m)) {
+			vmmem_region_unref(slot.region);
+			return -1;
+		}
+	} else {
+		rc = vmmem_atomic_insert_region(gm->atomic, slot.region);
+		if (rc) {
+			log_region("refusing", desc);
+			vmmem_region_unref(slot.region);
+			return -1;
+		}
+	}
+	gm->slots[gm->count++] = slot;
+	return 0;
+}
+
+int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < gm->count; i++)
+		if (gm->slots[i].gpa == desc->guest_phys_addr &&
+		    gm->slots[i].size == desc->memory_size)
+			break;
+	if (i == gm->count) {
+		vub_log("refusing to remove region GPA 0x%" PRIx64 " size 0x%" PRIx64
+			": no such region",
+			desc->guest_phys_addr, desc->memory_size);
+		return -1;
+	}
+	if (gm->slots[i].qva != desc->userspace_addr)
+		vub_debug("removing region GPA 0x%" PRIx64 ": QVA 0x%" PRIx64
+			  " given, 0x%" PRIx64 " known; GPA and size decide",
+			  desc->guest_phys_addr, desc->userspace_addr, gm->slots[i].qva);
+	if (gm->count == 1) {
+		/* A memory cannot be empty: stop handing out the stale one instead. */
+		__atomic_store_n(&gm->present, false, __ATOMIC_RELEASE);
+	} else {
+		rc = vmmem_atomic_remove_region(gm->atomic, desc->guest_phys_addr,
+						desc->memory_size, NULL);
+		if (rc) {
+			log_region("cannot remove", desc);
+			return -1;
+		}
+	}
+	vmmem_region_unref(gm->slots[i].region);
+	gm->slots[i] = gm->slots[--gm->count];
+	return 0;
+}
+
+int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64_t *gpa)
+{
+	for (unsigned int i = 0; i < gm->count; i++) {
+		const struct gm_slot *s = &gm->slots[i];
+		uint64_t off = qva - s->qva;
+
+		/* off and len both inside the slot, computed without wrapping. */
+		if (qva >= s->qva && off < s->size && len <= s->size - off) {
+			*gpa = s->gpa + off;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Attach (or detach) the log on the published memory to match gm's state. */
+static int sync_log(struct guest_mem *gm)
+{
+	int rc;
+
+	if (!__atomic_load_n(&gm->present, __ATOMIC_RELAXED))
+		return 0; /* attached when the next memory is built */
+	rc = vmmem_atomic_set_vhost_log(gm->atomic, want_log(gm) ? gm->vlog : NULL);
+	if (rc) {
+		vub_log("cannot attach the dirty log: %s", vmmem_errormsg());
+		return -1;
+	}
+	return 0;
+}
+
+/* Refuse a log too small for the current memory now, not when logging starts. libvmmem has
+ * no size getter for a log, so attach it to a throw-away copy of the memory. */
+static int check_log_covers(struct guest_mem *gm, struct vmmem_vhost_log *vlog)
+{
+	struct vmmem_memory *cur, *tmp = NULL;
+	int rc;
+
+	if (!__atomic_load_n(&gm->present, __ATOMIC_RELAXED))
+		return 0;
+	cur = vmmem_atomic_get(gm->atomic);
+	rc = vmmem_memory_set_vhost_log(cur, vlog, &tmp);
+	vmmem_memory_unref(tmp);
+	vmmem_memory_unref(cur);
+	if (rc) {
+		vub_log("refusing the dirty log: %s", vmmem_errormsg());
+		return -1;
+	}
+	return 0;
+}
+
+int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog)
+{
+	struct vmmem_vhost_log *old = gm->vlog;
+
+	if (check_log_covers(gm, vlog)) {
+		vmmem_vhost_log_unref(vlog);
+		return -1;
+	}
+	gm->vlog = vlog;
+	if (sync_log(gm)) {
+		gm->vlog = old;
+		vmmem_vhost_log_unref(vlog);
+		return -1;
+	}
+	vmmem_vhost_log_unref(old);
+	return 0;
+}
+
+int gm_set_logging(struct guest_mem *gm, bool on)
+{
+	if (gm->logging == on)
+		return 0;
+	gm->logging = on;
+	if (on && !gm->vlog)
+		vub_log("dirty logging enabled before SET_LOG_BASE: nothing is logged until a log "
+			"arrives");
+	if (sync_log(gm)) {
+		gm->logging = !on;
+		return -1;
+	}
+	return 0;
+}
+
+const struct vmmem_memory *gm_acquire(struct guest_mem *gm)
+{
+	struct vmmem_atomic *a;
+
+	if (!__atomic_load_n(&gm->present, __ATOMIC_ACQUIRE))
+		return NULL;
+	a = __atomic_load_n(&gm->atomic, __ATOMIC_ACQUIRE);
+	return a ? vmmem_atomic_acquire(a) : NULL;
+}
+
+void gm_release(struct guest_mem *gm, const struct vmmem_memory *m)
+{
+	if (m)
+		vmmem_atomic_release(__atomic_load_n(&gm->atomic, __ATOMIC_ACQUIRE), m);
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The guest memory of one front-end connection, as libvmmem objects.
+ *
+ * The control thread owns the region table (each region with the front-end's user address,
+ * QVA, so vring addresses can be translated to guest-physical ones) and changes it on
+ * SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG / SET_LOG_BASE. Each change is published as a
+ * new memory through a struct vmmem_atomic; the queue thread reads guest memory only through
+ * guards taken with gm_acquire()/gm_release(), so it keeps running while regions come and go.
+ */
+#ifndef VUB_GUEST_MEM_H
+#define VUB_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vmmem.h>
+
+struct guest_mem;
+
+/* max_slots: most regions at once; allow_unsealed: accept fds without F_SEAL_SHRINK. */
+int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed);
+/* Free everything. No guard may be held (the queue thread has stopped). */
+void gm_free(struct guest_mem *gm);
+
+/* Every function below returns 0, or -1 after logging one line saying why; on failure the
+ * published memory is the one from before the call. They run on the control thread only. */
+
+/* Replace the whole table (SET_MEM_TABLE). The fds stay the caller's. */
+int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, const int *fds,
+		 unsigned int count);
+/* Add one region (ADD_MEM_REG). The fd stays the caller's. */
+int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, int fd);
+/* Remove the region with exactly this GPA and size (REM_MEM_REG). */
+int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc);
+/* Translate the front-end address range [qva, qva + len) to a guest-physical address; the
+ * whole range must lie in one region. */
+int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64_t *gpa);
+/* Number of regions in the table. */
+unsigned int gm_region_count(const struct guest_mem *gm);
+
+/* Take over a vhost-user dirty log (SET_LOG_BASE); attached to the memory while logging is
+ * on. The caller's reference moves to gm, also on failure (then it is dropped). */
+int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog);
+/* Logging on or off (VHOST_F_LOG_ALL negotiated or not). */
+int gm_set_logging(struct guest_mem *gm, bool on);
+/* Is a log attached to the published memory (writes are logged)? */
+bool gm_logging_active(const struct guest_mem *gm);
+
+/* Queue thread: a guard on the current memory, or NULL when there is none (no region yet,
+ * or the last one was removed). Pair with gm_release() on the same thread. */
+const struct vmmem_memory *gm_acquire(struct guest_mem *gm);
+void gm_release(struct guest_mem *gm, const struct vmmem_memory *m);
+
+#endif /* VUB_GUEST_MEM_H */
