@@ -168,6 +168,49 @@ vmmem_region_dirty_test(const struct vmmem_region *r, uint64_t offset)
 	return (int)((__atomic_load_n(&d->words[p / 64], __ATOMIC_ACQUIRE) >> (p % 64)) & 1);
 }
 
+/*
+ * Get-and-clear of @npages bits starting at bitmap word @w0 (the common case: a range that
+ * starts on a 64-page boundary). Every bit is still cleared by the same atomic operation
+ * that reads it, and clean words are never written. Eight plain loads at a time give a mask
+ * of the non-zero words without a branch per word; only those get the locked exchange (a
+ * clean/dirty branch per word mispredicts half the time at a 1% dirty rate).
+ */
+static void get_and_clear_words(struct vmm_dirty *d, uint64_t w0, uint64_t npages,
+				uint64_t *out, size_t nout)
+{
+	uint64_t *src = &d->words[w0], full = npages / 64, rem = npages % 64, k = 0;
+
+	for (; k + 8 <= full; k += 8) {
+		unsigned int nonzero = 0;
+
+		for (unsigned int j = 0; j < 8; j++) {
+			uint64_t v = __atomic_load_n(&src[k + j], __ATOMIC_RELAXED);
+
+			out[k + j] = 0;
+			nonzero |= (unsigned int)(v != 0) << j;
+		}
+		for (; nonzero; nonzero &= nonzero - 1) {
+			unsigned int j = (unsigned int)__builtin_ctz(nonzero);
+
+			out[k + j] = __atomic_exchange_n(&src[k + j], 0, __ATOMIC_ACQ_REL);
+		}
+	}
+	for (; k < full; k++)
+		out[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED)
+				 ? __atomic_exchange_n(&src[k], 0, __ATOMIC_ACQ_REL)
+				 : 0;
+	if (rem) {
+		uint64_t mask = (UINT64_C(1) << rem) - 1;
+
+		out[k] = __atomic_load_n(&src[k], __ATOMIC_RELAXED) & mask
+				 ? __atomic_fetch_and(&src[k], ~mask, __ATOMIC_ACQ_REL) & mask
+				 : 0;
+		k++;
+	}
+	if (nout > k)
+		memset(out + k, 0, (nout - k) * sizeof(*out));
+}
+
 ssize_t
 vmmem_region_dirty_get_and_clear(struct vmmem_region *r, uint64_t offset, uint64_t len,
 				 uint64_t *words, size_t nwords)
@@ -193,9 +236,13 @@ vmmem_region_dirty_get_and_clear(struct vmmem_region *r, uint64_t offset, uint64
 		return vmm_err(-ENOBUFS, "dirty: %llu pages need %llu words, room for %zu",
 			       (unsigned long long)npages, (unsigned long long)(npages + 63) / 64,
 			       nwords);
+	if (first % 64 == 0) {
+		get_and_clear_words(d, first / 64, npages, words, nwords);
+		return (ssize_t)npages;
+	}
 	if (nwords)
 		memset(words, 0, nwords * sizeof(*words));
-	/* Walk the output bits one source word at a time. A whole word is taken with one
+	/* Unaligned start: walk the output bits one source word at a time. A whole word is taken with one
 	 * exchange (after a plain zero test, QEMU's recipe); partial words with fetch_and. */
 	for (uint64_t i = 0; i < npages;) {
 		uint64_t p = first + i, w = p / 64, bit = p % 64;
@@ -242,7 +289,12 @@ vmmem_region_dirty_clear(struct vmmem_region *r, uint64_t offset, uint64_t len)
 		uint64_t hi = w == last / 64 ? last % 64 : 63;
 		uint64_t mask = (~UINT64_C(0) >> (63 - hi)) & (~UINT64_C(0) << lo);
 
-		__atomic_fetch_and(&d->words[w], ~mask, __ATOMIC_RELEASE);
+		/* A whole word is simply stored: a racing mark lands before or after, as it
+		 * would with a locked and. */
+		if (mask == ~UINT64_C(0))
+			__atomic_store_n(&d->words[w], 0, __ATOMIC_RELEASE);
+		else
+			__atomic_fetch_and(&d->words[w], ~mask, __ATOMIC_RELEASE);
 	}
 	return 0;
 }
