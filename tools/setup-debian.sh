@@ -5,7 +5,8 @@
 #  2. reserve huge pages and mount hugetlbfs on /dev/hugepages, so the hugetlbfs and
 #     hugetlb-memfd tests run instead of skipping (needs root; skipped with a note if not).
 set -euo pipefail
-packages=(build-essential cmake pkg-config check valgrind clang libclang-rt-14-dev)
+packages=(build-essential cmake pkg-config check valgrind clang libclang-rt-14-dev
+          qemu-system-x86 cpio python3)
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 missing=()
