@@ -262,7 +262,7 @@ vmmem_memory_translate(const struct vmmem_memory *m, uint64_t gpa, unsigned int 
 	VMM_CHECK_ARG(host);
 	*host = NULL;
 	VMM_CHECK_ARG(m);
-	VMM_CHECK_ARG(access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW);
+	VMM_CHECK_ARG(vmm_access_ok(access));
 	s = vmm_lookup(m, gpa);
 	if (unlikely(!s))
 		return vmm_err_unmapped(gpa);

@@ -20,6 +20,15 @@ static const char *const common_keys[] = {
 };
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))
 
+bool
+vmm_config_is_common_key(const char *key)
+{
+	for (size_t k = 0; k < N_COMMON; k++)
+		if (!strcmp(key, common_keys[k]))
+			return true;
+	return false;
+}
+
 static bool is_name_char(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';

@@ -36,6 +36,10 @@ struct vmmem_config {
 	size_t n_regions;
 };
 
+/* Is @key one of the keys every region takes (handled by the core; providers may not
+ * declare them)? */
+bool vmm_config_is_common_key(const char *key);
+
 /* Value parsers shared with the provider option resolution in ctx.c. Each returns 0 or
  * VMMEM_E_CONFIG_VALUE without setting a message. */
 int vmm_parse_bool(const char *text, bool *out);

@@ -153,18 +153,6 @@ static const struct vmmem_provider *find_locked(const struct vmmem_ctx *ctx, con
 	return NULL;
 }
 
-static bool is_common_key(const char *key)
-{
-	static const char *const keys[] = { "gpa",   "size",     "prealloc", "prealloc-threads",
-					    "dump",  "merge",    "readonly", "dirty-log",
-					    "dirty-page-size" };
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(key, keys[i]))
-			return true;
-	return false;
-}
-
 /* Parse a value of option type @type; 0 or VMMEM_E_CONFIG_VALUE (no message). */
 static int parse_typed(uint32_t type, const char *text, struct vmmem_option_value *v)
 {
@@ -195,7 +183,7 @@ static int check_options(const struct vmmem_provider_desc *d, size_t *count)
 	for (const struct vmmem_option_desc *o = d->options; o && o->key; o++, n++) {
 		struct vmmem_option_value v = { 0 };
 
-		if (!valid_name(o->key) || is_common_key(o->key))
+		if (!valid_name(o->key) || vmm_config_is_common_key(o->key))
 			return vmm_err(VMMEM_E_PROVIDER_INVALID,
 				       "provider %s: option %zu has an invalid or reserved key '%s'",
 				       d->name, n, o->key);

@@ -14,11 +14,6 @@
 /* One readv/writev takes at most this many pieces (Linux's IOV_MAX). */
 #define IOV_BATCH 1024
 
-static bool access_ok(unsigned int access)
-{
-	return access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW;
-}
-
 /* Pieces of [gpa, gpa + len) into @slices or @iov (one of them), at most @max written. */
 static int collect(const struct vmmem_memory *m, uint64_t gpa, uint64_t len, unsigned int access,
 		   struct vmmem_slice *slices, struct iovec *iov, size_t max, size_t *count)
@@ -29,7 +24,7 @@ static int collect(const struct vmmem_memory *m, uint64_t gpa, uint64_t len, uns
 	VMM_CHECK_ARG(count);
 	*count = 0;
 	VMM_CHECK_ARG(m);
-	VMM_CHECK_ARG(access_ok(access));
+	VMM_CHECK_ARG(vmm_access_ok(access));
 	VMM_CHECK_ARG(slices || iov || max == 0);
 	if (vmm_range_wraps(gpa, len))
 		return vmm_err_wraps(gpa, len);

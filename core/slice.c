@@ -12,11 +12,6 @@
 #include "memory.h"
 #include "walk.h"
 
-static bool access_ok(unsigned int access)
-{
-	return access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW;
-}
-
 static void slice_set(struct vmmem_slice *out, uint8_t *ptr, size_t len,
 		      const struct vmmem_region *region, const struct vmmem_memory *memory,
 		      uint64_t region_offset, uint32_t flags)
@@ -96,7 +91,7 @@ vmmem_memory_get_slice(const struct vmmem_memory *m, uint64_t gpa, size_t len,
 
 	VMM_CHECK_ARG(m);
 	VMM_CHECK_ARG(out);
-	VMM_CHECK_ARG(access_ok(access));
+	VMM_CHECK_ARG(vmm_access_ok(access));
 	if (vmm_range_wraps(gpa, len))
 		return vmm_err_wraps(gpa, len);
 	s = vmm_lookup(m, gpa);
@@ -117,7 +112,7 @@ vmmem_region_get_slice(const struct vmmem_region *r, uint64_t offset, size_t len
 
 	VMM_CHECK_ARG(r);
 	VMM_CHECK_ARG(out);
-	VMM_CHECK_ARG(access_ok(access));
+	VMM_CHECK_ARG(vmm_access_ok(access));
 	if (__builtin_add_overflow(offset, (uint64_t)len, &end))
 		return vmm_err(-EOVERFLOW, "region offset 0x%llx + 0x%zx wraps",
 			       (unsigned long long)offset, len);

@@ -61,6 +61,12 @@ static inline int vmm_walk_next(struct vmm_walk *w, uint8_t **host, uint64_t *n,
 	return 0;
 }
 
+/* Is @access one of VMMEM_ACCESS_READ / _WRITE / _RW? */
+static inline bool vmm_access_ok(unsigned int access)
+{
+	return access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW;
+}
+
 /* Does [gpa, gpa + len) pass 2^64? (len 0 never does.) */
 static inline bool vmm_range_wraps(uint64_t gpa, uint64_t len)
 {
