@@ -29,9 +29,10 @@
 #define PLUGIN_SUFFIX ".so"
 #define MAX_NAME 64
 
-/* Sizes of the provider tables as ABI 1.0 defined them: smaller tables are refused. */
+/* Minimum provider table sizes (ABI 1.0): the description through provider_data, the ops
+ * through destroy (discard is optional). Smaller tables are refused. */
 #define DESC_1_0_SIZE (offsetof(struct vmmem_provider_desc, provider_data) + sizeof(void *))
-#define OPS_1_0_SIZE (offsetof(struct vmmem_provider_ops, discard) + sizeof(void *))
+#define OPS_1_0_SIZE (offsetof(struct vmmem_provider_ops, destroy) + sizeof(void *))
 
 /* ---- plugins and providers: reference counting ---- */
 

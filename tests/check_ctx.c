@@ -291,7 +291,7 @@ static const struct vmmem_provider_ops inproc_ops_nodiscard = {
 };
 
 static const struct vmmem_provider_ops inproc_ops_small = {
-	.size = (uint32_t)offsetof(struct vmmem_provider_ops, discard),
+	.size = (uint32_t)offsetof(struct vmmem_provider_ops, destroy), /* ends before destroy */
 	.create = inproc_create,
 	.destroy = inproc_destroy,
 };
@@ -1153,12 +1153,15 @@ START_TEST(test_ctx_load_all_test_plugins)
 	/* The last failure's message replaced ours. */
 	ck_assert_str_ne(vmmem_errormsg(), "'reset' is not a size");
 	ck_assert_str_ne(vmmem_errormsg(), "");
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 5);
+	/* The ABI-evolution plugins (check_provider_abi.c) load too: oldops, newtables. */
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 7);
 	ck_assert(provider_registered(ctx, "anon"));
 	ck_assert(provider_registered(ctx, "memfd"));
 	ck_assert(provider_registered(ctx, "hugetlbfs"));
 	ck_assert(provider_registered(ctx, "good"));
 	ck_assert(provider_registered(ctx, "othername"));
+	ck_assert(provider_registered(ctx, "oldops"));
+	ck_assert(provider_registered(ctx, "newtables"));
 	for (size_t i = 0; i < sizeof(broken_plugins) / sizeof(broken_plugins[0]); i++)
 		if (strcmp(broken_plugins[i].name, "mismatch"))
 			ck_assert_msg(!plugin_mapped(plugin_dir, broken_plugins[i].name),
@@ -1911,9 +1914,10 @@ START_TEST(test_ctx_concurrent_use)
 			      w[i].first_failure);
 	}
 	pthread_barrier_destroy(&start);
-	/* anon, memfd, good; then load_all added hugetlbfs and othername; no duplicates. */
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 5);
-	for (size_t i = 0; i < 5; i++)
+	/* anon, memfd, good; then load_all added hugetlbfs, othername, oldops and newtables;
+	 * no duplicates. */
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 7);
+	for (size_t i = 0; i < 7; i++)
 		for (size_t j = 0; j < i; j++)
 			ck_assert_str_ne(vmmem_provider_name(vmmem_ctx_provider_at(ctx, i)),
 					 vmmem_provider_name(vmmem_ctx_provider_at(ctx, j)));

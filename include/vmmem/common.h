@@ -14,10 +14,14 @@
 #include <vmmem/version.h>
 
 #ifdef __cplusplus
+/** Opens a block of C declarations (extern "C" in C++). */
 #define VMMEM_BEGIN_DECLS extern "C" {
+/** Closes a block opened by VMMEM_BEGIN_DECLS. */
 #define VMMEM_END_DECLS }
 #else
+/** Opens a block of C declarations (extern "C" in C++). */
 #define VMMEM_BEGIN_DECLS
+/** Closes a block opened by VMMEM_BEGIN_DECLS. */
 #define VMMEM_END_DECLS
 #endif
 
@@ -44,10 +48,10 @@ enum vmmem_access {
  * Any other value is refused with -EINVAL (C11 gives such combinations undefined behaviour).
  */
 enum vmmem_order {
-	VMMEM_ORDER_RELAXED = 0,
-	VMMEM_ORDER_ACQUIRE = 2,
-	VMMEM_ORDER_RELEASE = 3,
-	VMMEM_ORDER_SEQ_CST = 5,
+	VMMEM_ORDER_RELAXED = 0, /**< no ordering, only atomicity */
+	VMMEM_ORDER_ACQUIRE = 2, /**< later accesses stay after the load (loads only) */
+	VMMEM_ORDER_RELEASE = 3, /**< earlier accesses stay before the store (stores only) */
+	VMMEM_ORDER_SEQ_CST = 5, /**< sequentially consistent */
 };
 
 /**

@@ -19,23 +19,25 @@
 VMMEM_BEGIN_DECLS
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+/** 1 on big-endian hosts, 0 on little-endian ones. */
 #define VMMEM_HOST_BIG_ENDIAN 1
 #else
+/** 1 on big-endian hosts, 0 on little-endian ones. */
 #define VMMEM_HOST_BIG_ENDIAN 0
 #endif
 
 /** 16-bit little-endian value. */
-struct vmmem_le16 { uint16_t raw; };
+struct vmmem_le16 { uint16_t raw; /**< the value in its fixed byte order */ };
 /** 32-bit little-endian value. */
-struct vmmem_le32 { uint32_t raw; };
+struct vmmem_le32 { uint32_t raw; /**< the value in its fixed byte order */ };
 /** 64-bit little-endian value. */
-struct vmmem_le64 { uint64_t raw; };
+struct vmmem_le64 { uint64_t raw; /**< the value in its fixed byte order */ };
 /** 16-bit big-endian value. */
-struct vmmem_be16 { uint16_t raw; };
+struct vmmem_be16 { uint16_t raw; /**< the value in its fixed byte order */ };
 /** 32-bit big-endian value. */
-struct vmmem_be32 { uint32_t raw; };
+struct vmmem_be32 { uint32_t raw; /**< the value in its fixed byte order */ };
 /** 64-bit big-endian value. */
-struct vmmem_be64 { uint64_t raw; };
+struct vmmem_be64 { uint64_t raw; /**< the value in its fixed byte order */ };
 
 /** @brief Native to little-endian byte order (identity on little-endian hosts). */
 static inline uint16_t vmmem_cpu_to_le16(uint16_t v)

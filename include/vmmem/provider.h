@@ -14,7 +14,8 @@
  *
  * Every table crossing the boundary starts with its size as compiled, and only grows at
  * the end (append-only). The core accepts a provider table at least as large as ABI 1.0's
- * and ignores fields past the ones it knows; it refuses a different ::VMMEM_PROVIDER_ABI_MAJOR.
+ * (for the ops table: through destroy; optional ops may be absent) and ignores fields past the
+ * ones it knows; it refuses a different ::VMMEM_PROVIDER_ABI_MAJOR.
  * The table is validated once at registration and absent optional ops are replaced by
  * core defaults, so nothing is re-checked on later calls.
  *
@@ -66,7 +67,7 @@ struct vmmem_option_desc {
 /** A parsed option value, one per declared option, in declaration order. */
 struct vmmem_option_value {
 	uint32_t is_set; /**< 1 if the config string gave it, 0 if the default applies */
-	uint32_t reserved;
+	uint32_t reserved; /**< zero (padding; may gain a meaning in a later minor) */
 	uint64_t num;    /**< BOOL (0/1), SIZE and UINT values, the default if not set */
 	const char *str; /**< STRING values (NULL if unset and no default); valid during create */
 };
@@ -74,12 +75,12 @@ struct vmmem_option_value {
 /** Parameters of one region to create. */
 struct vmmem_provider_params {
 	uint32_t size;          /**< sizeof(struct vmmem_provider_params) as compiled in the core */
-	uint32_t reserved;
+	uint32_t reserved; /**< zero (padding; may gain a meaning in a later minor) */
 	uint64_t gpa;           /**< guest-physical start (informational for the provider) */
 	uint64_t length;        /**< bytes to map, > 0 */
 	const struct vmmem_option_value *options; /**< one per declared option */
 	uint32_t n_options;     /**< number of entries in @p options */
-	uint32_t reserved2;
+	uint32_t reserved2; /**< zero (padding; may gain a meaning in a later minor) */
 	/* ABI 1.0 ends here; append only */
 };
 
@@ -96,7 +97,7 @@ struct vmmem_mapping {
 	uint64_t length;     /**< bytes mapped (the requested length) */
 	uint64_t page_size;  /**< backing page size (4 KiB, 2 MiB, 1 GiB ...) */
 	int fd;              /**< descriptor behind the mapping, owned by the provider, or -1 */
-	uint32_t reserved;
+	uint32_t reserved; /**< zero (padding; may gain a meaning in a later minor) */
 	uint64_t fd_offset;  /**< file offset of addr */
 	void *priv;          /**< provider-private data, passed back to destroy/discard */
 	/* ABI 1.0 ends here; append only */
@@ -105,7 +106,7 @@ struct vmmem_mapping {
 /** A provider's operations. create and destroy are mandatory. */
 struct vmmem_provider_ops {
 	uint32_t size; /**< sizeof(struct vmmem_provider_ops) as compiled in the provider */
-	uint32_t reserved;
+	uint32_t reserved; /**< zero (padding; may gain a meaning in a later minor) */
 	/** Map @p params->length bytes; fill @p out (already zeroed, size set, fd = -1).
 	 *  Returns 0 or a negative error (report detail with core->set_error). On failure
 	 *  nothing may be left mapped or open. */
@@ -130,7 +131,7 @@ struct vmmem_provider_desc {
 	const char *name;   /**< unique, [a-z0-9_-]+, e.g. "memfd" */
 	const char *description;                 /**< one line */
 	const struct vmmem_option_desc *options; /**< NULL-key-terminated, may be NULL */
-	const struct vmmem_provider_ops *ops;
+	const struct vmmem_provider_ops *ops; /**< the provider's operations */
 	void *provider_data; /**< passed to every op */
 	/* ABI 1.0 ends here; append only */
 };
@@ -140,7 +141,7 @@ struct vmmem_core_api {
 	uint32_t size;      /**< sizeof(struct vmmem_core_api) as compiled in the core */
 	uint32_t abi_major; /**< the core's VMMEM_PROVIDER_ABI_MAJOR */
 	uint32_t abi_minor; /**< the core's VMMEM_PROVIDER_ABI_MINOR */
-	uint32_t reserved;
+	uint32_t reserved; /**< zero (padding; may gain a meaning in a later minor) */
 	/** Register a provider; the core copies what it needs from @p desc, but @p desc's
 	 *  strings, options and ops must stay valid while the plugin is loaded. */
 	int (*register_provider)(struct vmmem_provider_handle *handle,
@@ -148,7 +149,7 @@ struct vmmem_core_api {
 	/** Record the detail message of a failure; returns @p code (a negative error). */
 	int (*set_error)(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 	void *(*alloc)(size_t size); /**< zeroed memory, NULL when out of memory */
-	void (*free)(void *ptr);
+	void (*free)(void *ptr); /**< frees what alloc returned */
 	/** Populate [addr, addr + length) with writable pages using up to @p threads threads
 	 *  (MADV_POPULATE_WRITE); returns 0 or -ENOMEM/-EFAULT instead of raising SIGBUS. */
 	int (*prealloc)(void *addr, uint64_t length, uint64_t page_size, uint32_t threads);
