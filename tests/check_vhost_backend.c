@@ -119,6 +119,7 @@ static struct {
 
 static struct {
 	char dir[64], sock[128], img[128];
+	char errlog[128]; /* the backend's stderr goes here when set (start_backend) */
 	pid_t pid;
 	int conn;
 	struct vmmem_ctx *ctx;
@@ -201,6 +202,12 @@ static void start_backend(const char *const *extra)
 	if (fe.pid == 0) {
 		/* Never outlive the suite, even if a failed assertion skips the teardown. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fe.errlog[0]) {
+			int fd = open(fe.errlog, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+			if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+				_exit(126);
+		}
 		execv(path, (char *const *)argv);
 		_exit(127);
 	}
@@ -411,6 +418,8 @@ static void remove_tmpdir(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/vhost.sock", tmpdir);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s/backend.err", tmpdir);
+	unlink(path);
 	rmdir(tmpdir);
 }
 
@@ -543,14 +552,22 @@ static uint64_t vring_fd(uint32_t req, int fd)
 	return ack_fds(req, &v, sizeof(v), &fd, 1);
 }
 
-static uint64_t set_vring_addr(uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
-			       uint32_t flags)
+/* SET_VRING_ADDR with log_guest_addr log_gpa (flags 1: VHOST_VRING_F_LOG). */
+static uint64_t set_vring_addr_log(uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
+				   uint32_t flags, uint64_t log_gpa)
 {
 	struct vu_addr a = { .index = q.index, .flags = flags, .desc = qva_of(desc_gpa),
 			     .used = qva_of(used_gpa), .avail = qva_of(avail_gpa),
-			     .log = used_gpa };
+			     .log = log_gpa };
 
 	return ack(SET_VRING_ADDR, &a, sizeof(a));
+}
+
+/* As QEMU does it: the log address is the used ring's GPA. */
+static uint64_t set_vring_addr(uint64_t desc_gpa, uint64_t avail_gpa, uint64_t used_gpa,
+			       uint32_t flags)
+{
+	return set_vring_addr_log(desc_gpa, avail_gpa, used_gpa, flags, used_gpa);
 }
 
 /* Queue q (rings in region 0) started and enabled at base. */
@@ -993,6 +1010,62 @@ START_TEST(test_add_remove_regions)
 }
 END_TEST
 
+/* REM_MEM_REG of the last region leaves the backend with an empty memory (acked like any
+ * other removal); the table is then built again from nothing, by ADD_MEM_REG or by
+ * SET_MEM_TABLE, and I/O goes on. */
+START_TEST(test_remove_last_region)
+{
+	uint32_t id, len;
+
+	start_backend(NULL);
+	negotiate(0);
+	ck_assert_uint_eq(add_region(fe.region[0]), 0);
+	ck_assert_uint_eq(add_region(fe.region[1]), 0);
+	start_queue(0);
+	ck_assert_uint_eq(blk_request(T_IN, 1, DATA1_GPA, 512, NULL), S_OK);
+
+	/* Both go, the last one with its fd attached; there is nothing left to remove. */
+	ck_assert_uint_eq(rem_region(fe.region[1], false), 0);
+	ck_assert_uint_eq(rem_region(fe.region[0], true), 0);
+	ck_assert_uint_ne(rem_region(fe.region[0], false), 0);
+	ck_assert_uint_ne(rem_region(fe.region[1], false), 0);
+	/* No ring address can be translated without memory. */
+	ck_assert_uint_ne(set_vring_addr(DESC_GPA, AVAIL_GPA, USED_GPA, 0), 0);
+	expect_responsive();
+
+	/* ADD_MEM_REG into the empty memory: the running queue serves requests again, and a
+	 * buffer in the region not yet back fails alone. */
+	ck_assert_uint_eq(add_region(fe.region[0]), 0);
+	guest_fill(DATA_GPA, 0, 512);
+	ck_assert_uint_eq(blk_request(T_IN, 2, DATA_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA_GPA, 2, 512);
+	ck_assert_uint_eq(blk_request(T_IN, 3, DATA1_GPA, 512, NULL), S_IOERR);
+	ck_assert_uint_eq(add_region(fe.region[1]), 0);
+	guest_fill(DATA1_GPA, 0, 512);
+	ck_assert_uint_eq(blk_request(T_IN, 3, DATA1_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA1_GPA, 3, 512);
+
+	/* Empty again, with a request made available meanwhile: it waits for memory... */
+	ck_assert_uint_eq(rem_region(fe.region[0], false), 0);
+	ck_assert_uint_eq(rem_region(fe.region[1], false), 0);
+	put_header(T_IN, 4);
+	guest_fill(DATA_GPA, 0, 512);
+	guest_fill(STATUS_GPA, 0xee, 1);
+	put_desc(0, HDR_GPA, 16, DESC_F_NEXT, 1);
+	put_desc(1, DATA_GPA, 512, DESC_F_NEXT | DESC_F_WRITE, 2);
+	put_desc(2, STATUS_GPA, 1, DESC_F_WRITE, 0);
+	submit(0);
+	ck_assert(!try_wait_used(&id, &len, 300));
+	/* ...which a whole new table brings back. */
+	ck_assert_uint_eq(set_mem_table(fe.region, 2), 0);
+	ck_assert_uint_eq(wait_used(0), 512 + 1);
+	ck_assert_uint_eq(status_byte(), S_OK);
+	expect_image_in_guest(DATA_GPA, 4, 512);
+	ck_assert_uint_eq(blk_request(T_IN, 5, DATA1_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA1_GPA, 5, 512);
+}
+END_TEST
+
 /* A full ring of reads in flight while region 1 is hot-added and removed again and again:
  * the control thread publishes new memories while the queue thread is using the old ones. */
 START_TEST(test_hotplug_during_io)
@@ -1066,29 +1139,43 @@ static bool log_bit(const uint8_t *log, uint64_t gpa)
 	return (log[page / 8] >> (page % 8)) & 1;
 }
 
+/* A log like QEMU's: a sealed memfd of size bytes, mapped here; *fd gets the memfd. */
+static uint8_t *new_log(uint64_t size, int *fd)
+{
+	uint8_t *log;
+
+	*fd = memfd_create("vhost-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(ftruncate(*fd, (off_t)size), 0);
+	ck_assert_int_eq(fcntl(*fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
+	log = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	ck_assert(log != MAP_FAILED);
+	return log;
+}
+
+/* SET_LOG_BASE, which always gets a reply (QEMU waits for it): its status. */
+static uint64_t set_log_base(uint64_t size, int fd)
+{
+	uint64_t desc[2] = { size, 0 }, reply = UINT64_MAX;
+
+	send_msg(SET_LOG_BASE, desc, sizeof(desc), &fd, 1);
+	ck_assert_uint_eq(recv_reply(SET_LOG_BASE, &reply, sizeof(reply)), sizeof(reply));
+	return reply;
+}
+
+static const uint64_t log_features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
+				     BIT(VHOST_USER_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
+
 START_TEST(test_dirty_log)
 {
 	const uint64_t log_size = 4096; /* covers 128 MiB of GPA */
-	uint64_t features, reply = UINT64_MAX;
-	uint64_t desc[2] = { log_size, 0 };
+	uint64_t features = log_features;
 	uint8_t *log;
 	int log_fd;
 
 	ready_device(NULL);
-	/* A log like QEMU's: a sealed memfd. */
-	log_fd = memfd_create("vhost-log", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	ck_assert_int_ge(log_fd, 0);
-	ck_assert_int_eq(ftruncate(log_fd, (off_t)log_size), 0);
-	ck_assert_int_eq(fcntl(log_fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL), 0);
-	log = mmap(NULL, log_size, PROT_READ | PROT_WRITE, MAP_SHARED, log_fd, 0);
-	ck_assert(log != MAP_FAILED);
-
-	/* SET_LOG_BASE always gets a reply (QEMU waits for it). */
-	send_msg(SET_LOG_BASE, desc, sizeof(desc), &log_fd, 1);
-	ck_assert_uint_eq(recv_reply(SET_LOG_BASE, &reply, sizeof(reply)), sizeof(reply));
-	ck_assert_uint_eq(reply, 0);
-	features = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
-		   BIT(VHOST_USER_F_PROTOCOL_FEATURES) | BIT(VHOST_F_LOG_ALL);
+	log = new_log(log_size, &log_fd);
+	ck_assert_uint_eq(set_log_base(log_size, log_fd), 0);
 	expect_ok(SET_FEATURES, &features, sizeof(features));
 	ck_assert_uint_eq(set_vring_addr(DESC_GPA, AVAIL_GPA, USED_GPA, 1), 0);
 
@@ -1117,6 +1204,23 @@ START_TEST(test_dirty_log)
 	ck_assert_uint_eq(blk_request(T_OUT, 30, 0x30000, 512, NULL), S_OK);
 	ck_assert(!log_bit(log, 0x30000));
 	ck_assert(log_bit(log, STATUS_GPA));
+
+	/* A log address other than the used ring's GPA (QEMU always names the ring's own):
+	 * used-ring writes are logged there too, even outside guest memory. */
+	ck_assert_uint_eq(set_vring_addr_log(DESC_GPA, AVAIL_GPA, USED_GPA, 1, 100 * MiB), 0);
+	memset(log, 0, log_size);
+	ck_assert_uint_eq(blk_request(T_IN, 16, 0x21000, 512, NULL), S_OK);
+	ck_assert(log_bit(log, 100 * MiB));
+	ck_assert(log_bit(log, USED_GPA));
+	ck_assert(!log_bit(log, 100 * MiB + 4096));
+	/* Past the end of the log: not logged there (one line), the queue goes on. */
+	ck_assert_uint_eq(set_vring_addr_log(DESC_GPA, AVAIL_GPA, USED_GPA, 1, 200 * MiB), 0);
+	ck_assert_uint_eq(blk_request(T_IN, 17, 0x21000, 512, NULL), S_OK);
+	expect_image_in_guest(0x21000, 17, 512);
+	/* One whose used-ring range would wrap past 2^64: refused. */
+	ck_assert_uint_ne(set_vring_addr_log(DESC_GPA, AVAIL_GPA, USED_GPA, 1, UINT64_MAX - 64),
+			  0);
+	ck_assert_uint_eq(set_vring_addr(DESC_GPA, AVAIL_GPA, USED_GPA, 1), 0);
 
 	/* Logging off: nothing is marked any more. */
 	features &= ~BIT(VHOST_F_LOG_ALL);
@@ -1164,6 +1268,79 @@ START_TEST(test_bad_log)
 	ck_assert_uint_ne(reply, 0);
 	close(fd);
 	ck_assert_uint_eq(blk_request(T_IN, 1, DATA_GPA, 512, NULL), S_OK);
+}
+END_TEST
+
+/* --check-log: after each guest write made while a log is attached, the backend looks at
+ * the log's bytes for the pages written. libvmmem marks them all, so none is missing. The
+ * counts are printed at each SET_LOG_BASE and at exit. */
+START_TEST(test_check_log)
+{
+	const char *const extra[] = { "--check-log", NULL };
+	const uint64_t log_size = 4096;
+	uint64_t features = log_features;
+	unsigned long long first = ULLONG_MAX, writes = 0, missing = ULLONG_MAX;
+	unsigned int lines = 0, requests = 0;
+	char line[512];
+	uint8_t *log[2];
+	int log_fd[2], status;
+	FILE *f;
+
+	snprintf(fe.errlog, sizeof(fe.errlog), "%s/backend.err", fe.dir);
+	ready_device(extra);
+	/* No log yet: nothing to check. */
+	ck_assert_uint_eq(blk_request(T_IN, 1, DATA_GPA, 512, NULL), S_OK);
+	log[0] = new_log(log_size, &log_fd[0]);
+	ck_assert_uint_eq(set_log_base(log_size, log_fd[0]), 0);
+	expect_ok(SET_FEATURES, &features, sizeof(features));
+	ck_assert_uint_eq(set_vring_addr(DESC_GPA, AVAIL_GPA, USED_GPA, 1), 0);
+	/* Reads of one to three pages, most of them not page-aligned, in both regions. */
+	for (unsigned int i = 0; i < 8; i++, requests++) {
+		uint64_t gpa = (i % 2 ? DATA1_GPA : DATA_GPA) + 0x800u * i;
+
+		ck_assert_uint_eq(blk_request(T_IN, 10 + i, gpa, 4096 + 512 * i, NULL), S_OK);
+		expect_image_in_guest(gpa, 10 + i, 4096 + 512 * i);
+	}
+	ck_assert_uint_eq(blk_request(T_GET_ID, 0, DATA_GPA, 20, NULL), S_OK);
+	requests++;
+	/* A second log replaces the first; the reads go on into it. */
+	log[1] = new_log(log_size, &log_fd[1]);
+	ck_assert_uint_eq(set_log_base(log_size, log_fd[1]), 0);
+	for (unsigned int i = 0; i < 4; i++, requests++)
+		ck_assert_uint_eq(blk_request(T_IN, 30 + i, DATA1_GPA + 0x3000u * i, 8192, NULL),
+				  S_OK);
+	ck_assert(log_bit(log[1], DATA1_GPA + 0x9000));
+	ck_assert(log_bit(log[1], USED_GPA));
+
+	status = stop_backend();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "wait status 0x%x",
+		      (unsigned int)status);
+	f = fopen(fe.errlog, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = strstr(line, "log check: ");
+		unsigned long long n, m;
+
+		if (!p)
+			continue;
+		ck_assert_msg(sscanf(p, "log check: %llu writes checked, %llu pages missing", &n,
+				     &m) == 2, "unexpected line: %s", line);
+		if (lines++ == 0)
+			first = n;
+		writes = n;
+		missing = m;
+	}
+	fclose(f);
+	ck_assert_uint_eq(lines, 3); /* at both SET_LOG_BASEs, and at exit */
+	ck_assert_uint_eq(first, 0);
+	ck_assert_uint_eq(missing, 0);
+	/* Each request (alone in its batch) wrote one data buffer (or the id), its status
+	 * byte, a used element and used->idx. */
+	ck_assert_uint_eq(writes, 4 * requests);
+	for (int i = 0; i < 2; i++) {
+		munmap(log[i], log_size);
+		close(log_fd[i]);
+	}
 }
 END_TEST
 
@@ -1671,10 +1848,12 @@ static Suite *vhost_backend_suite(void)
 	tcase_add_test(io, test_read_only);
 	tcase_add_test(io, test_scatter_gather);
 	tcase_add_test(memory, test_add_remove_regions);
+	tcase_add_test(memory, test_remove_last_region);
 	tcase_add_test(memory, test_hotplug_during_io);
 	tcase_add_test(memory, test_too_many_slots);
 	tcase_add_test(memory, test_dirty_log);
 	tcase_add_test(memory, test_bad_log);
+	tcase_add_test(memory, test_check_log);
 	tcase_add_test(memory, test_bad_memory_tables);
 	tcase_add_test(memory, test_allow_unsealed);
 	tcase_add_test(hostile, test_bad_messages);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "logcheck.h"
 #include "logging.h"
 
 /* struct virtio_blk_outhdr, little-endian, 16 bytes. */
@@ -152,8 +153,13 @@ static int piece_read_header(void *ctx, uint64_t gpa, size_t len, uint64_t data_
 static int piece_write_id(void *ctx, uint64_t gpa, size_t len, uint64_t data_off)
 {
 	struct xfer *x = ctx;
+	int rc;
 
-	return vmmem_memory_write_exact(x->m, gpa, x->buf + data_off, len, NULL);
+	logcheck_arm(x->m, gpa, len);
+	rc = vmmem_memory_write_exact(x->m, gpa, x->buf + data_off, len, NULL);
+	if (rc == 0)
+		logcheck_write(x->m, gpa, len);
+	return rc;
 }
 
 /* IN: image -> guest (pread into the guest buffer, marked dirty by libvmmem). */
@@ -161,9 +167,13 @@ static int piece_disk_to_guest(void *ctx, uint64_t gpa, size_t len, uint64_t dat
 {
 	struct xfer *x = ctx;
 	size_t done = 0;
-	int rc = vmmem_memory_read_exact_from_fd(x->m, gpa, x->fd, len,
-						 (off_t)(x->file_off + data_off), &done);
+	int rc;
 
+	logcheck_arm(x->m, gpa, len);
+	rc = vmmem_memory_read_exact_from_fd(x->m, gpa, x->fd, len, (off_t)(x->file_off + data_off),
+					     &done);
+
+	logcheck_write(x->m, gpa, done); /* what was written, also when it stopped short */
 	if (rc)
 		vub_log("read of %zu bytes at image offset 0x%" PRIx64 " into GPA 0x%" PRIx64
 			" failed after %zu: %s",
@@ -321,9 +331,11 @@ int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
 	}
 	status = layout_ok ? do_request(b, m, c, readable, writable - 1, &written)
 			   : (uint8_t)VIRTIO_BLK_S_IOERR;
+	logcheck_arm(m, status_gpa, 1);
 	if (vmmem_memory_write_obj(m, status_gpa, &status, 1)) {
 		vub_log("request %u: status byte unwritable: %s", c->head, vmmem_errormsg());
 		return -1;
 	}
+	logcheck_write(m, status_gpa, 1);
 	return (int64_t)(written + 1);
 }

@@ -3,11 +3,12 @@
  * Guest memory of one connection: the region table (with QVAs), the published memory and
  * the dirty log.
  *
- * libvmmem's memories are never empty, but vhost-user's CONFIGURE_MEM_SLOTS flow starts
- * with no region (the first ADD_MEM_REG creates the memory) and may remove the last one.
- * So "present" says whether the published memory is the table: when the last region goes,
- * present turns false and the queue thread gets no memory, while the atomic keeps the stale
- * memory until the next region arrives and a fresh memory replaces it.
+ * The memory lives in a vmmem_atomic from the start of the connection, empty until the
+ * first region arrives (CONFIGURE_MEM_SLOTS front-ends build the table region by region)
+ * and empty again when the last one is removed. Whatever the front-end may reclaim once we
+ * reply (a removed region, a replaced table, the previous log) is replaced first and then
+ * waited out with vmmem_atomic_synchronize(): the queue thread holds a guard only for one
+ * batch, so the wait is short, and after it no batch still uses the old objects.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,8 +25,7 @@ struct gm_slot {
 };
 
 struct guest_mem {
-	struct vmmem_atomic *atomic;  /* NULL until the first region; read by the queue thread */
-	bool present;                 /* atomic: the published memory matches the table */
+	struct vmmem_atomic *atomic;  /* the published memory; the queue thread takes guards */
 	struct gm_slot *slots;        /* max_slots entries, count used, in arrival order */
 	unsigned int count, max_slots;
 	uint32_t import_flags;
@@ -36,19 +36,27 @@ struct guest_mem {
 int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed)
 {
 	struct guest_mem *gm = calloc(1, sizeof(*gm));
+	struct vmmem_memory *empty = NULL;
 
 	*out = NULL;
 	if (!gm)
-		return -1;
+		goto nomem;
 	gm->slots = calloc(max_slots, sizeof(*gm->slots));
-	if (!gm->slots) {
-		free(gm);
-		return -1;
-	}
+	if (!gm->slots || vmmem_memory_new_empty(&empty) ||
+	    vmmem_atomic_new(&gm->atomic, empty))
+		goto nomem;
+	vmmem_memory_unref(empty); /* the atomic has its own reference */
 	gm->max_slots = max_slots;
 	gm->import_flags = allow_unsealed ? VMMEM_IMPORT_ALLOW_UNSEALED : 0;
 	*out = gm;
 	return 0;
+nomem:
+	vub_log("out of memory for the guest memory");
+	vmmem_memory_unref(empty);
+	if (gm)
+		free(gm->slots);
+	free(gm);
+	return -1;
 }
 
 static void drop_slots(struct gm_slot *slots, unsigned int count)
@@ -79,9 +87,16 @@ static bool want_log(const struct guest_mem *gm)
 	return gm->logging && gm->vlog;
 }
 
-bool gm_logging_active(const struct guest_mem *gm)
+/* Wait until no guard taken before the call is held, i.e. no batch of the queue thread
+ * still uses a memory, region or log replaced before it. It only fails for a caller holding
+ * a guard, which the control thread never does. */
+static int wait_readers(struct guest_mem *gm)
 {
-	return want_log(gm) && gm->count > 0;
+	if (vmmem_atomic_synchronize(gm->atomic) == 0)
+		return 0;
+	vub_log("cannot wait for the queue thread to leave the old memory: %s",
+		vmmem_errormsg());
+	return -1;
 }
 
 static void log_region(const char *what, const struct vmmem_vhost_region *d)
@@ -164,26 +179,16 @@ static int build_memory(const struct guest_mem *gm, const struct gm_slot *slots,
 	return 0;
 }
 
-/* Publish a memory (which keeps its reference) as the current one. */
+/* Publish a memory (its reference is dropped) as the current one. */
 static int publish(struct guest_mem *gm, struct vmmem_memory *m)
 {
-	int rc;
+	int rc = vmmem_atomic_replace(gm->atomic, m);
 
-	if (!gm->atomic) {
-		struct vmmem_atomic *a = NULL;
-
-		rc = vmmem_atomic_new(&a, m);
-		if (rc == 0)
-			__atomic_store_n(&gm->atomic, a, __ATOMIC_RELEASE);
-	} else {
-		rc = vmmem_atomic_replace(gm->atomic, m);
-	}
 	vmmem_memory_unref(m);
 	if (rc) {
 		vub_log("cannot publish the guest memory: %s", vmmem_errormsg());
 		return -1;
 	}
-	__atomic_store_n(&gm->present, true, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -214,7 +219,7 @@ int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, c
 	free(gm->slots);
 	gm->slots = fresh;
 	gm->count = count;
-	return 0;
+	return wait_readers(gm); /* the old table's regions are the front-end's again */
 fail:
 	drop_slots(fresh, n);
 	free(fresh);
@@ -224,7 +229,6 @@ fail:
 int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, int fd)
 {
 	struct gm_slot slot;
-	int rc;
 
 	if (gm->count >= gm->max_slots) {
 		vub_log("refusing region GPA 0x%" PRIx64 ": all %u memory slots are in use",
@@ -233,21 +237,11 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 	}
 	if (import_slot(gm, desc, fd, gm->slots, gm->count, &slot))
 		return -1;
-	if (gm->count == 0) {
-		/* First region (or first after the last was removed): a fresh memory. */
-		struct vmmem_memory *m;
-
-		if (build_memory(gm, &slot, 1, &m) || publish(gm, m)) {
-			vmmem_region_unref(slot.region);
-			return -1;
-		}
-	} else {
-		rc = vmmem_atomic_insert_region(gm->atomic, slot.region);
-		if (rc) {
-			log_region("refusing", desc);
-			vmmem_region_unref(slot.region);
-			return -1;
-		}
+	/* GPA overlaps, and a region the attached log does not cover, are refused here. */
+	if (vmmem_atomic_insert_region(gm->atomic, slot.region)) {
+		log_region("refusing", desc);
+		vmmem_region_unref(slot.region);
+		return -1;
 	}
 	gm->slots[gm->count++] = slot;
 	return 0;
@@ -256,7 +250,6 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc)
 {
 	unsigned int i;
-	int rc;
 
 	for (i = 0; i < gm->count; i++)
 		if (gm->slots[i].gpa == desc->guest_phys_addr &&
@@ -272,20 +265,16 @@ int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc
 		vub_debug("removing region GPA 0x%" PRIx64 ": QVA 0x%" PRIx64
 			  " given, 0x%" PRIx64 " known; GPA and size decide",
 			  desc->guest_phys_addr, desc->userspace_addr, gm->slots[i].qva);
-	if (gm->count == 1) {
-		/* A memory cannot be empty: stop handing out the stale one instead. */
-		__atomic_store_n(&gm->present, false, __ATOMIC_RELEASE);
-	} else {
-		rc = vmmem_atomic_remove_region(gm->atomic, desc->guest_phys_addr,
-						desc->memory_size, NULL);
-		if (rc) {
-			log_region("cannot remove", desc);
-			return -1;
-		}
+	/* Removing the last region publishes an empty memory. */
+	if (vmmem_atomic_remove_region(gm->atomic, desc->guest_phys_addr, desc->memory_size,
+				       NULL)) {
+		log_region("cannot remove", desc);
+		return -1;
 	}
 	vmmem_region_unref(gm->slots[i].region);
 	gm->slots[i] = gm->slots[--gm->count];
-	return 0;
+	/* After the reply the front-end may unmap the region: no batch may still use it. */
+	return wait_readers(gm);
 }
 
 int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64_t *gpa)
@@ -306,36 +295,29 @@ int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64
 /* Attach (or detach) the log on the published memory to match gm's state. */
 static int sync_log(struct guest_mem *gm)
 {
-	int rc;
-
-	if (!__atomic_load_n(&gm->present, __ATOMIC_RELAXED))
-		return 0; /* attached when the next memory is built */
-	rc = vmmem_atomic_set_vhost_log(gm->atomic, want_log(gm) ? gm->vlog : NULL);
-	if (rc) {
+	if (vmmem_atomic_set_vhost_log(gm->atomic, want_log(gm) ? gm->vlog : NULL)) {
 		vub_log("cannot attach the dirty log: %s", vmmem_errormsg());
 		return -1;
 	}
 	return 0;
 }
 
-/* Refuse a log too small for the current memory now, not when logging starts. libvmmem has
- * no size getter for a log, so attach it to a throw-away copy of the memory. */
-static int check_log_covers(struct guest_mem *gm, struct vmmem_vhost_log *vlog)
+/* Refuse a log too small for the current memory now, not only when logging starts (then
+ * vmmem_atomic_set_vhost_log() would refuse it). An empty memory's last address is 0. */
+static int check_log_covers(struct guest_mem *gm, const struct vmmem_vhost_log *vlog)
 {
-	struct vmmem_memory *cur, *tmp = NULL;
-	int rc;
+	struct vmmem_memory *cur = vmmem_atomic_get(gm->atomic);
+	uint64_t last_page = vmmem_memory_last_addr(cur) / VMMEM_VHOST_LOG_PAGE;
+	uint64_t size = vmmem_vhost_log_size(vlog);
 
-	if (!__atomic_load_n(&gm->present, __ATOMIC_RELAXED))
-		return 0;
-	cur = vmmem_atomic_get(gm->atomic);
-	rc = vmmem_memory_set_vhost_log(cur, vlog, &tmp);
-	vmmem_memory_unref(tmp);
 	vmmem_memory_unref(cur);
-	if (rc) {
-		vub_log("refusing the dirty log: %s", vmmem_errormsg());
-		return -1;
-	}
-	return 0;
+	if (last_page / 8 < size)
+		return 0;
+	vub_log("refusing the dirty log: 0x%" PRIx64 " bytes, the guest memory up to GPA "
+		"0x%" PRIx64 " needs 0x%" PRIx64,
+		size, last_page * VMMEM_VHOST_LOG_PAGE + (VMMEM_VHOST_LOG_PAGE - 1),
+		last_page / 8 + 1);
+	return -1;
 }
 
 int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog)
@@ -352,8 +334,10 @@ int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog)
 		vmmem_vhost_log_unref(vlog);
 		return -1;
 	}
-	vmmem_vhost_log_unref(old);
-	return 0;
+	vmmem_vhost_log_unref(old); /* the memories that still use it hold their own */
+	/* After the reply the front-end reads and frees the old log: no batch may still be
+	 * writing to it. */
+	return wait_readers(gm);
 }
 
 int gm_set_logging(struct guest_mem *gm, bool on)
@@ -368,21 +352,26 @@ int gm_set_logging(struct guest_mem *gm, bool on)
 		gm->logging = !on;
 		return -1;
 	}
-	return 0;
+	/* From the reply on, every write is logged (or none is): no batch may still use the
+	 * memory from before. */
+	return wait_readers(gm);
 }
 
 const struct vmmem_memory *gm_acquire(struct guest_mem *gm)
 {
-	struct vmmem_atomic *a;
+	const struct vmmem_memory *m = vmmem_atomic_acquire(gm->atomic);
 
-	if (!__atomic_load_n(&gm->present, __ATOMIC_ACQUIRE))
+	/* Without a region no ring can be reached: rather than failing them, the queue waits
+	 * for memory (ADD_MEM_REG and SET_MEM_TABLE wake it). */
+	if (vmmem_memory_region_count(m) == 0) {
+		vmmem_atomic_release(gm->atomic, m);
 		return NULL;
-	a = __atomic_load_n(&gm->atomic, __ATOMIC_ACQUIRE);
-	return a ? vmmem_atomic_acquire(a) : NULL;
+	}
+	return m;
 }
 
 void gm_release(struct guest_mem *gm, const struct vmmem_memory *m)
 {
 	if (m)
-		vmmem_atomic_release(__atomic_load_n(&gm->atomic, __ATOMIC_ACQUIRE), m);
+		vmmem_atomic_release(gm->atomic, m);
 }

@@ -7,6 +7,8 @@
  * SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG / SET_LOG_BASE. Each change is published as a
  * new memory through a struct vmmem_atomic; the queue thread reads guest memory only through
  * guards taken with gm_acquire()/gm_release(), so it keeps running while regions come and go.
+ * A change that gives something back to the front-end (a region, a table, a log) returns
+ * only once no guard from before it is held, so the reply can promise it is out of use.
  */
 #ifndef VUB_GUEST_MEM_H
 #define VUB_GUEST_MEM_H
@@ -24,14 +26,18 @@ int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed);
 void gm_free(struct guest_mem *gm);
 
 /* Every function below returns 0, or -1 after logging one line saying why; on failure the
- * published memory is the one from before the call. They run on the control thread only. */
+ * published memory is the one from before the call (unless the wait for the queue thread
+ * failed, which it cannot on a thread holding no guard). They run on the control thread
+ * only. */
 
-/* Replace the whole table (SET_MEM_TABLE). The fds stay the caller's. */
+/* Replace the whole table (SET_MEM_TABLE); waits until the old one is out of use. The fds
+ * stay the caller's. */
 int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, const int *fds,
 		 unsigned int count);
 /* Add one region (ADD_MEM_REG). The fd stays the caller's. */
 int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, int fd);
-/* Remove the region with exactly this GPA and size (REM_MEM_REG). */
+/* Remove the region with exactly this GPA and size (REM_MEM_REG), the last one too (the
+ * memory is then empty); waits until it is out of use. */
 int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc);
 /* Translate the front-end address range [qva, qva + len) to a guest-physical address; the
  * whole range must lie in one region. */
@@ -40,15 +46,15 @@ int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64
 unsigned int gm_region_count(const struct guest_mem *gm);
 
 /* Take over a vhost-user dirty log (SET_LOG_BASE); attached to the memory while logging is
- * on. The caller's reference moves to gm, also on failure (then it is dropped). */
+ * on. Refused if it does not cover the memory. Waits until the previous log is no longer
+ * written. The caller's reference moves to gm, also on failure (then it is dropped). */
 int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog);
-/* Logging on or off (VHOST_F_LOG_ALL negotiated or not). */
+/* Logging on or off (VHOST_F_LOG_ALL negotiated or not); waits until every write is logged
+ * (or none is). */
 int gm_set_logging(struct guest_mem *gm, bool on);
-/* Is a log attached to the published memory (writes are logged)? */
-bool gm_logging_active(const struct guest_mem *gm);
 
-/* Queue thread: a guard on the current memory, or NULL when there is none (no region yet,
- * or the last one was removed). Pair with gm_release() on the same thread. */
+/* Queue thread: a guard on the current memory, or NULL when it has no region (none yet, or
+ * the last one was removed). Pair with gm_release() on the same thread. */
 const struct vmmem_memory *gm_acquire(struct guest_mem *gm);
 void gm_release(struct guest_mem *gm, const struct vmmem_memory *m);
 

@@ -9,6 +9,7 @@
  *
  *   vmmem-vhost-user-blk --socket-path PATH --blk-file IMAGE [--read-only]
  *                        [--max-mem-slots N] [--num-queues N] [--allow-unsealed] [--verbose]
+ *                        [--check-log]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #include "blk.h"
+#include "logcheck.h"
 #include "logging.h"
 #include "vhost_user.h"
 
@@ -46,7 +48,10 @@ static void usage(FILE *f)
 	      "  --num-queues N       virtqueues offered (default 1, max 8)\n"
 	      "  --allow-unsealed     accept memory and log fds not sealed against shrinking\n"
 	      "                       (e.g. QEMU memory-backend-file)\n"
-	      "  --verbose            trace every message\n",
+	      "  --verbose            trace every message\n"
+	      "  --check-log          after each guest write made while a dirty log is attached,\n"
+	      "                       check that the log marks its pages; print the counts at\n"
+	      "                       each SET_LOG_BASE, disconnect and exit\n",
 	      f);
 }
 
@@ -135,6 +140,7 @@ int main(int argc, char **argv)
 		{ "num-queues", required_argument, NULL, 'q' },
 		{ "allow-unsealed", no_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "check-log", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +159,7 @@ int main(int argc, char **argv)
 		case 'r': read_only = true; break;
 		case 'u': opt.allow_unsealed = true; break;
 		case 'v': vub_verbose = true; break;
+		case 'c': logcheck_enabled = true; break;
 		case 'm':
 			if (parse_uint(optarg, "--max-mem-slots", 1, VUB_MAX_MEM_SLOTS,
 				       &opt.max_mem_slots))
@@ -210,6 +217,7 @@ int main(int argc, char **argv)
 	}
 	if (quit)
 		vub_log("signal received; exiting");
+	logcheck_report();
 	close(lfd);
 	unlink(socket_path);
 	blk_close(&blk);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "guest_mem.h"
+#include "logcheck.h"
 #include "logging.h"
 #include "vhost_user.h"
 #include "worker.h"
@@ -451,6 +452,7 @@ static enum vu_result h_set_features(struct vu_dev *d, struct vu_msg *msg)
 			extra);
 		return VU_FAILED;
 	}
+	/* Returns once every batch logs its writes (or none does). */
 	if (gm_set_logging(d->gm, (f & BIT(VHOST_F_LOG_ALL)) != 0))
 		return VU_FAILED;
 	d->features = f;
@@ -459,8 +461,6 @@ static enum vu_result h_set_features(struct vu_dev *d, struct vu_msg *msg)
 		d->vqs[i].indirect = (f & BIT(VIRTIO_RING_F_INDIRECT_DESC)) != 0;
 		pthread_mutex_unlock(&d->vqs[i].lock);
 	}
-	/* After the reply no batch may still write to a log that was switched off. */
-	worker_sync(d->worker);
 	return VU_OK;
 }
 
@@ -503,10 +503,11 @@ static enum vu_result h_set_mem_table(struct vu_dev *d, struct vu_msg *msg)
 		return VU_FAILED;
 	}
 	memcpy(regions, msg->payload.bytes + 8, count * sizeof(regions[0]));
+	/* Returns once no batch uses the old table. */
 	if (gm_set_table(d->gm, regions, msg->fds, count))
 		return VU_FAILED;
-	worker_sync(d->worker); /* no batch uses the old table after the reply */
 	vub_debug("memory table of %" PRIu32 " regions installed", count);
+	worker_wake(d->worker);
 	return VU_OK;
 }
 
@@ -525,13 +526,16 @@ static void unmap_log(void *opaque, void *base, uint64_t size)
 	free(lm);
 }
 
-/* Map a SET_LOG_BASE fd and wrap it as a libvmmem vhost log. */
-static struct vmmem_vhost_log *map_log(struct vu_dev *d, int fd, const struct vu_log_desc *ld)
+/* Map a SET_LOG_BASE fd and wrap it as a libvmmem vhost log; *base is the log's first byte
+ * in our mapping. */
+static struct vmmem_vhost_log *map_log(struct vu_dev *d, int fd, const struct vu_log_desc *ld,
+				       const uint8_t **base)
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), start, in_page;
 	struct vmmem_vhost_log *vlog = NULL;
 	struct log_mapping *lm;
 	struct stat st;
+	uint8_t *bytes;
 	int seals, rc;
 
 	if (ld->mmap_size == 0 || ld->mmap_size > (uint64_t)INT64_MAX ||
@@ -568,13 +572,15 @@ static struct vmmem_vhost_log *map_log(struct vu_dev *d, int fd, const struct vu
 		free(lm);
 		return NULL;
 	}
-	rc = vmmem_vhost_log_new(&vlog, (uint8_t *)lm->map + in_page, ld->mmap_size, unmap_log, lm);
+	bytes = (uint8_t *)lm->map + in_page;
+	rc = vmmem_vhost_log_new(&vlog, bytes, ld->mmap_size, unmap_log, lm);
 	if (rc) {
 		vub_log("SET_LOG_BASE: %s", vmmem_errormsg());
 		munmap(lm->map, lm->len);
 		free(lm);
 		return NULL;
 	}
+	*base = bytes;
 	return vlog;
 }
 
@@ -582,15 +588,20 @@ static enum vu_result h_set_log_base(struct vu_dev *d, struct vu_msg *msg)
 {
 	struct vu_log_desc ld;
 	struct vmmem_vhost_log *vlog;
+	const uint8_t *base = NULL;
 	uint64_t status = 1;
 
 	memcpy(&ld, msg->payload.bytes, sizeof(ld));
-	vlog = map_log(d, msg->fds[0], &ld);
+	vlog = map_log(d, msg->fds[0], &ld, &base);
+	/* gm_set_log() returns once no batch still writes to the old log: QEMU reads and frees
+	 * it right after our reply. */
 	if (vlog && gm_set_log(d->gm, vlog) == 0) {
-		/* QEMU reads the old log right after our reply: no batch may still write it. */
-		worker_sync(d->worker);
 		status = 0;
 		vub_debug("dirty log of 0x%" PRIx64 " bytes installed", ld.mmap_size);
+		/* gm holds vlog now; the check takes its own reference. Every write to the old
+		 * log is counted by now. */
+		logcheck_set_log(vlog, base);
+		logcheck_report();
 	}
 	/* QEMU always waits for this reply, success or not. */
 	return reply_u64(d, msg, status) ? VU_DROP : VU_REPLIED;
@@ -675,17 +686,25 @@ static enum vu_result h_set_vring_addr(struct vu_dev *d, struct vu_msg *msg)
 	    ring_part(d, a.index, "available", a.avail_qva, VRING_AVAIL_BYTES(num), 2, &avail) ||
 	    ring_part(d, a.index, "used", a.used_qva, VRING_USED_BYTES(num), 4, &used))
 		return VU_FAILED;
-	if ((a.flags & VU_VRING_F_LOG) && a.log_gpa != used)
+	/* Used-ring writes are logged at log_gpa + offset: that must not wrap. */
+	if ((a.flags & VU_VRING_F_LOG) &&
+	    a.log_gpa > UINT64_MAX - (VRING_USED_BYTES(num) - 1)) {
 		vub_log("SET_VRING_ADDR: queue %" PRIu32 " log address 0x%" PRIx64
-			" differs from the used ring's GPA 0x%" PRIx64 "; used-ring writes are logged "
-			"at the latter",
-			a.index, a.log_gpa, used);
+			" + 0x%" PRIx64 " bytes wraps past 2^64",
+			a.index, a.log_gpa, VRING_USED_BYTES(num));
+		return VU_FAILED;
+	}
+	if ((a.flags & VU_VRING_F_LOG) && a.log_gpa != used)
+		vub_debug("SET_VRING_ADDR: queue %" PRIu32 " used-ring writes are logged at 0x%" PRIx64
+			  " as well as at the ring's GPA 0x%" PRIx64,
+			  a.index, a.log_gpa, used);
 	pthread_mutex_lock(&vq->lock);
 	vq->desc_gpa = desc;
 	vq->avail_gpa = avail;
 	vq->used_gpa = used;
 	vq->log_gpa = a.log_gpa;
 	vq->log_used = (a.flags & VU_VRING_F_LOG) != 0;
+	vq->log_gpa_failed = false;
 	vq->addr_set = true;
 	vq->used_idx_synced = false;
 	vq->broken = false;
@@ -899,10 +918,9 @@ static enum vu_result h_rem_mem_reg(struct vu_dev *d, struct vu_msg *msg)
 		return VU_FAILED;
 	}
 	payload_mem_reg(msg, &r);
+	/* Returns once no batch touches the region any more: the reply promises that. */
 	if (gm_remove_region(d->gm, &r))
 		return VU_FAILED;
-	/* After the reply, no batch may still touch the removed region. */
-	worker_sync(d->worker);
 	vub_debug("region GPA 0x%" PRIx64 " size 0x%" PRIx64 " removed (%u regions)",
 		  r.guest_phys_addr, r.memory_size, gm_region_count(d->gm));
 	return VU_OK;
@@ -1071,6 +1089,9 @@ out:
 		if (d->log_call_fd >= 0)
 			close(d->log_call_fd);
 	}
+	logcheck_set_log(NULL, NULL);
+	if (end == VU_END_DISCONNECT)
+		logcheck_report(); /* on a signal, main reports on the way out */
 	free(msg);
 	free(d);
 	close(sock);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "logcheck.h"
 #include "logging.h"
 #include "vring.h"
 
@@ -56,7 +57,7 @@ void vring_reset(struct vring *vq)
 	vq->num = 0;
 	vq->addr_set = false;
 	vq->desc_gpa = vq->avail_gpa = vq->used_gpa = vq->log_gpa = 0;
-	vq->log_used = false;
+	vq->log_used = vq->log_gpa_failed = false;
 	vq->started = vq->enabled = vq->polling = false;
 	vq->last_avail_idx = vq->used_idx = 0;
 	vq->used_idx_synced = false;
@@ -197,6 +198,29 @@ static int load_le16(const struct vmmem_memory *m, uint64_t gpa, int order, uint
 	return rc;
 }
 
+/*
+ * Bytes [off, off + len) of the used ring were written. libvmmem logged them at their GPA;
+ * vhost-user wants them logged at log_guest_addr + off (VHOST_VRING_F_LOG), which QEMU sets
+ * to the same address, but a front-end may name another: mark that one too. The address
+ * cannot wrap (SET_VRING_ADDR checks it); one past the log's end is reported once per
+ * SET_VRING_ADDR, and the ring goes on (its GPA is still logged).
+ */
+static void wrote_used(struct vring *vq, const struct vmmem_memory *m, uint64_t off,
+		       uint64_t len)
+{
+	struct vmmem_vhost_log *log = vmmem_memory_vhost_log(m);
+
+	logcheck_write(m, vq->used_gpa + off, len);
+	if (!log || !vq->log_used || vq->log_gpa == vq->used_gpa)
+		return;
+	if (vmmem_vhost_log_mark(log, vq->log_gpa + off, len) && !vq->log_gpa_failed) {
+		vub_log("queue %u: used-ring writes cannot be logged at log address 0x%" PRIx64
+			": %s",
+			vq->index, vq->log_gpa, vmmem_errormsg());
+		vq->log_gpa_failed = true;
+	}
+}
+
 /* Publish used->idx and interrupt the driver unless it asked not to be. */
 static int publish_used(struct vring *vq, const struct vmmem_memory *m)
 {
@@ -206,12 +230,14 @@ static int publish_used(struct vring *vq, const struct vmmem_memory *m)
 	 * Sequentially consistent, paired with the seq-cst load of avail->flags below: the
 	 * index store must be visible before we read the driver's flags, or a driver that just
 	 * cleared NO_INTERRUPT could miss this completion (virtio's "mb" between the two). */
+	logcheck_arm(m, vq->used_gpa + 2, 2);
 	if (vmmem_memory_store_u16(m, vq->used_gpa + 2, vmmem_cpu_to_le16(vq->used_idx),
 				   VMMEM_ORDER_SEQ_CST)) {
 		break_ring(vq, "used->idx at GPA 0x%" PRIx64 " cannot be written: %s",
 			   vq->used_gpa + 2, vmmem_errormsg());
 		return -1;
 	}
+	wrote_used(vq, m, 2, 2);
 	if (load_le16(m, vq->avail_gpa, VMMEM_ORDER_SEQ_CST, &avail_flags)) {
 		break_ring(vq, "avail->flags at GPA 0x%" PRIx64 " cannot be read: %s",
 			   vq->avail_gpa, vmmem_errormsg());
@@ -281,11 +307,13 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 		elem.id = vmmem_le32_from_cpu(head);
 		elem.len = vmmem_le32_from_cpu((uint32_t)written);
 		slot = vq->used_gpa + 4 + UINT64_C(8) * (vq->used_idx % vq->num);
+		logcheck_arm(m, slot, sizeof(elem));
 		if (vmmem_memory_write_obj(m, slot, &elem, sizeof(elem))) {
 			break_ring(vq, "used ring entry at GPA 0x%" PRIx64 " cannot be written: %s",
 				   slot, vmmem_errormsg());
 			break;
 		}
+		wrote_used(vq, m, slot - vq->used_gpa, sizeof(elem));
 		vq->last_avail_idx++;
 		vq->used_idx++;
 	}

@@ -61,8 +61,9 @@ struct vring {
 	uint16_t num;              /* queue size, 0 until SET_VRING_NUM */
 	bool addr_set;             /* SET_VRING_ADDR accepted */
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	uint64_t log_gpa;          /* log_guest_addr (informational: writes are logged by GPA) */
+	uint64_t log_gpa;          /* log_guest_addr: where used-ring writes are logged */
 	bool log_used;             /* VHOST_VRING_F_LOG */
+	bool log_gpa_failed;       /* a mark at log_gpa failed (logged once per SET_VRING_ADDR) */
 	bool indirect;             /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	bool started;              /* kick fd received, not yet stopped by GET_VRING_BASE */
 	bool enabled;              /* SET_VRING_ENABLE (or no protocol features) */
@@ -93,7 +94,8 @@ bool vring_ready(const struct vring *vq);
  * Process everything the driver made available (call with vq->lock held and a guard on
  * m): take each chain, let handler complete it, fill the used ring, publish used->idx (a
  * sequentially consistent store, so also a release) and signal the call eventfd unless the
- * driver suppressed interrupts.
+ * driver suppressed interrupts. With a dirty log attached to m, used-ring writes are also
+ * logged at log_gpa when VHOST_VRING_F_LOG names another address than the ring's.
  * Returns the number of chains completed; structural errors mark the queue broken (one log
  * line, the err eventfd is signalled).
  */

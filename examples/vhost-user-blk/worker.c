@@ -212,13 +212,3 @@ void worker_set_kick(struct worker *w, struct vring *vq, int fd)
 		vq->kick_fd = fd;
 	}
 }
-
-void worker_sync(struct worker *w)
-{
-	/* Guards are only taken inside a ring's lock, so once each lock has been free, every
-	 * guard from before has been released. */
-	for (unsigned int i = 0; i < w->nvqs; i++) {
-		pthread_mutex_lock(&w->vqs[i].lock);
-		pthread_mutex_unlock(&w->vqs[i].lock);
-	}
-}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /*
  * The queue thread: waits on the kick eventfds of all rings (epoll) and processes ready
- * rings. Each batch runs with the ring's lock held and a guard on the guest memory
- * (gm_acquire/gm_release), so the control thread can change the memory table at any time
- * and, by taking the ring locks, wait until no batch still uses an older memory.
+ * rings. Each batch runs with the ring's lock held (the control thread changes ring state
+ * under it) and a guard on the guest memory (gm_acquire/gm_release), so the control thread
+ * can change the memory table at any time and wait, in guest_mem, until no batch still
+ * uses an older memory.
  */
 #ifndef VUB_WORKER_H
 #define VUB_WORKER_H
@@ -23,8 +24,5 @@ void worker_stop(struct worker *w);
 void worker_wake(struct worker *w);
 /* Replace vq's kick fd (closing the old one); -1 for none. Call with vq->lock held. */
 void worker_set_kick(struct worker *w, struct vring *vq, int fd);
-/* Wait until no batch that started before this call is still running (so none still uses
- * a memory or log replaced before it). Takes every ring lock in turn: call with none held. */
-void worker_sync(struct worker *w);
 
 #endif /* VUB_WORKER_H */

@@ -22,7 +22,10 @@ Scenarios
              runs (64 MiB/s: ~1.5 s, dozens of guest writes), poll query-migrate until
              completed, the source must be in postmigrate; then `cont` the source and check
              its I/O goes on (the backend gets its rings back, without the log). With the
-             vmmem backend its --verbose log must show SET_LOG_BASE. --restore instead
+             vmmem backend its --verbose log must show SET_LOG_BASE, and it runs with
+             --check-log: its last "log check: N writes checked, M pages missing" line must
+             have N > 0 (it wrote guest memory while the log was on: the loop's reads) and
+             M == 0 (libvmmem marked every page it wrote). --restore instead
              quits the source and restores the file into a new QEMU on the same backend
              (reconnect, SET_VRING_BASE where the source stopped); the restored guest goes
              on and checks the loop slots through its page cache, pages only the device
@@ -355,6 +358,7 @@ class Run:
         self.img = os.path.join(self.dir, "disk.img")
         self.sock = os.path.join(self.dir, "vhost.sock")
         self.backend = None
+        self.backend_stopped = False
         self.failed = True
         self.notes = []
 
@@ -372,7 +376,7 @@ class Run:
         with open(self.img, "rb") as f:
             self.img_orig = f.read()
 
-    def start_backend(self, verbose=True):
+    def start_backend(self, verbose=True, check_log=False):
         o = self.opts
         if os.path.exists(self.sock):
             os.unlink(self.sock)
@@ -386,6 +390,8 @@ class Run:
             argv = [o.backend_bin, "--socket-path", self.sock, "--blk-file", self.img]
             if verbose:
                 argv.append("--verbose")
+            if check_log:
+                argv.append("--check-log")
         argv += o.backend_arg
         self.backend = Proc("backend", o.backend_wrapper + argv,
                             os.path.join(self.dir, "backend.log"))
@@ -499,9 +505,20 @@ class Run:
             raise Fail(f"backend log: {n} line(s) matching /{regex}/, expected more than "
                        f"{more_than} (its --verbose log names each message it gets)")
 
+    def log_check_counts(self):
+        """(writes checked, pages missing) from the backend's last --check-log line."""
+        rx = re.compile(r"log check: (\d+) writes checked, (\d+) pages missing")
+        counts = [m for m in map(rx.search, self.backend.text().splitlines()) if m]
+        if not counts:
+            raise Fail("the backend printed no 'log check' line (was it run with --check-log?)")
+        return int(counts[-1].group(1)), int(counts[-1].group(2))
+
     def stop_backend(self):
-        """SIGTERM the backend; it must exit 0 with no sanitizer report in its log."""
+        """SIGTERM the backend; it must exit 0 with no sanitizer report in its log. Once it
+        has, later calls do nothing."""
         b = self.backend
+        if self.backend_stopped:
+            return
         if b is None or not b.alive():
             if b is not None:
                 raise Fail(f"the backend exited early (status {b.p.returncode})")
@@ -518,6 +535,7 @@ class Run:
                        + " | ".join(bad[:3]))
         if rc != 0:
             raise Fail(f"the backend exited with status {rc} on SIGTERM")
+        self.backend_stopped = True
 
     def cleanup(self):
         for q in self.qmps:
@@ -661,7 +679,10 @@ def run_hotplug(r):
 
 def run_migration(r):
     r.make_image()
-    r.start_backend()
+    vmmem = r.opts.backend == "vmmem"
+    # Our backend checks, after each guest write made while the dirty log is on, that the
+    # log marks the pages written.
+    r.start_backend(check_log=vmmem)
     q, qmp, con = r.start_qemu("src", f"vmtest=loop {LOOP_ARGS} vt_cache=1")
     wait_iters(r, con, [q], 3, "waiting for the guest's loop")
     state = os.path.join(r.dir, "migration.state")
@@ -741,6 +762,18 @@ def run_migration(r):
         result["restored"] = True
         if dcon.find(r"VMTEST-CACHE ok")[1] is None:
             raise Fail("the restored guest did not check its page cache")
+    if vmmem:
+        # The counts are final once it has exited (it prints them on the way out).
+        r.stop_backend()
+        writes, missing = r.log_check_counts()
+        log(f"backend log check: {writes} writes checked, {missing} pages missing")
+        result["log_check_writes"], result["log_check_missing"] = writes, missing
+        if writes == 0:
+            raise Fail("the backend checked no write against the dirty log: it wrote no "
+                       "guest memory while logging was on")
+        if missing:
+            raise Fail(f"the backend's log check found {missing} written page(s) not marked "
+                       "in the dirty log")
     return result
 
 
