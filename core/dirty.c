@@ -285,9 +285,7 @@ vmmem_region_dirty_clear(struct vmmem_region *r, uint64_t offset, uint64_t len)
 	first = offset >> d->page_shift;
 	last = (offset + len - 1) >> d->page_shift;
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
-		uint64_t lo = w == first / 64 ? first % 64 : 0;
-		uint64_t hi = w == last / 64 ? last % 64 : 63;
-		uint64_t mask = (~UINT64_C(0) >> (63 - hi)) & (~UINT64_C(0) << lo);
+		uint64_t mask = vmm_word_mask(w, first, last);
 
 		/* A whole word is simply stored: a racing mark lands before or after, as it
 		 * would with a locked and. */
@@ -466,7 +464,7 @@ vmmem_vhost_log_mark(struct vmmem_vhost_log *log, uint64_t gpa, uint64_t len)
 	VMM_CHECK_ARG(log);
 	if (len == 0)
 		return 0;
-	if (len - 1 > UINT64_MAX - gpa || !vmm_vlog_covers(log, gpa + len - 1))
+	if (vmm_range_wraps(gpa, len) || !vmm_vlog_covers(log, gpa + len - 1))
 		return vmm_err(-ERANGE, "vhost log of %llu bytes cannot hold GPA range 0x%llx + 0x%llx",
 			       (unsigned long long)log->size, (unsigned long long)gpa,
 			       (unsigned long long)len);

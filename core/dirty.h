@@ -28,14 +28,21 @@ struct vmmem_vhost_log {
 	void *opaque;
 };
 
+/* The bits of word @w that lie in bit range [first, last]. */
+static inline uint64_t vmm_word_mask(uint64_t w, uint64_t first, uint64_t last)
+{
+	uint64_t lo = w == first / 64 ? first % 64 : 0;
+	uint64_t hi = w == last / 64 ? last % 64 : 63;
+
+	return (~UINT64_C(0) >> (63 - hi)) & (~UINT64_C(0) << lo);
+}
+
 /* Set bits [first, last] of an atomic word array. The plain load first avoids a locked
  * operation (and a dirtied cache line) when the bits are already set. */
 static inline void vmm_bits_set(uint64_t *words, uint64_t first, uint64_t last)
 {
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
-		uint64_t lo = w == first / 64 ? first % 64 : 0;
-		uint64_t hi = w == last / 64 ? last % 64 : 63;
-		uint64_t mask = (~UINT64_C(0) >> (63 - hi)) & (~UINT64_C(0) << lo);
+		uint64_t mask = vmm_word_mask(w, first, last);
 
 		if ((__atomic_load_n(&words[w], __ATOMIC_RELAXED) & mask) != mask)
 			__atomic_fetch_or(&words[w], mask, __ATOMIC_RELEASE);

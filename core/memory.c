@@ -8,6 +8,7 @@
 
 #include "dirty.h"
 #include "error.h"
+#include "walk.h"
 
 /* More buckets than this would cost more memory than the regions themselves are worth. */
 #define MAX_BUCKETS (UINT64_C(1) << 22)
@@ -300,24 +301,19 @@ vmmem_memory_checked_offset(const struct vmmem_memory *m, uint64_t base, uint64_
 bool
 vmmem_memory_check_range(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
 {
-	long i;
+	struct vmm_walk w;
 
 	if (!m)
 		return false;
-	if (len == 0)
-		return true;
-	if (len - 1 > UINT64_MAX - gpa)
-		return false;
-	i = vmm_lookup_index(m, gpa);
-	if (i < 0)
+	if (vmm_range_wraps(gpa, len))
 		return false;
 	/* Adjacent regions continue the range; the first gap ends it. */
-	while (len - 1 > m->slots[i].last - gpa) {
-		uint64_t next = m->slots[i].last + 1;
+	vmm_walk_init(&w, m, gpa, len, false);
+	while (w.left) {
+		uint8_t *host;
+		uint64_t n;
 
-		len -= next - gpa;
-		gpa = next;
-		if ((uint32_t)++i == m->count || m->slots[i].gpa != gpa)
+		if (vmm_walk_next(&w, &host, &n, NULL))
 			return false;
 	}
 	return true;
@@ -393,28 +389,29 @@ vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t 
 int
 vmmem_memory_discard(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
 {
-	const struct vmm_slot *s;
+	struct vmm_walk w;
 
 	VMM_CHECK_ARG(m);
 	if (len == 0)
 		return 0;
-	if (len - 1 > UINT64_MAX - gpa)
+	if (vmm_range_wraps(gpa, len))
 		return vmm_err(-EOVERFLOW, "discard: guest range 0x%llx + 0x%llx passes 2^64",
 			       (unsigned long long)gpa, (unsigned long long)len);
 	if (!vmmem_memory_check_range(m, gpa, len))
 		return vmm_err(VMMEM_E_UNMAPPED, "discard: guest range 0x%llx + 0x%llx has a hole",
 			       (unsigned long long)gpa, (unsigned long long)len);
-	for (s = vmm_lookup(m, gpa); len; s++) {
-		uint64_t n = s->last - gpa + 1;
+	vmm_walk_init(&w, m, gpa, len, false);
+	while (w.left) {
+		const struct vmm_slot *s;
+		uint64_t piece_gpa = w.gpa, n;
+		uint8_t *host;
 		int rc;
 
-		if (n > len)
-			n = len;
-		rc = vmmem_region_discard(vmm_slot_region(s), gpa - s->gpa, n);
+		if (vmm_walk_next(&w, &host, &n, &s)) /* cannot happen: the range was checked */
+			return vmm_err_unmapped(w.gpa);
+		rc = vmmem_region_discard(vmm_slot_region(s), piece_gpa - s->gpa, n);
 		if (rc)
 			return rc;
-		gpa += n;
-		len -= n;
 	}
 	return 0;
 }
