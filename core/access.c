@@ -10,22 +10,6 @@
 #include "memory.h"
 #include "walk.h"
 
-int
-vmm_err_stop(int why, uint64_t gpa)
-{
-	if (why == VMMEM_E_READ_ONLY)
-		return vmm_err(VMMEM_E_READ_ONLY, "guest address 0x%llx is in a read-only region",
-			       (unsigned long long)gpa);
-	return vmm_err_unmapped(gpa);
-}
-
-int
-vmm_err_wraps(uint64_t gpa, uint64_t len)
-{
-	return vmm_err(-EOVERFLOW, "guest range 0x%llx + 0x%llx passes 2^64",
-		       (unsigned long long)gpa, (unsigned long long)len);
-}
-
 /*
  * Copy between @buf and guest [gpa, gpa + len) until done or a hole / read-only region.
  * Returns bytes copied; *why is 0 or the code of what stopped it (at gpa + returned count).

@@ -1,19 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Dirty tracking: switching region bitmaps on and off, reading and clearing them, the
- * vhost-user log object, KVM bitmap merging and vhost log export. */
+/* Dirty tracking: switching region bitmaps on and off, reading and clearing them, marking
+ * by range, KVM bitmap merging and export into a vhost-user log. */
 #include "dirty.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
 #include "walk.h"
-
-/* Enabling and disabling are rare control-path calls: one lock for all regions. */
-static pthread_mutex_t config_lock = PTHREAD_MUTEX_INITIALIZER;
-
-unsigned long vmm_tracked_regions;
 
 void
 vmm_mark_written_slow(const struct vmmem_memory *m, const struct vmmem_region *r, uint64_t off,
@@ -25,36 +19,6 @@ vmm_mark_written_slow(const struct vmmem_memory *m, const struct vmmem_region *r
 		vmm_dirty_mark(d, off, len);
 	if (m && m->vlog)
 		vmm_vlog_mark(m->vlog, gpa, len);
-}
-
-/* Switch @r's published bitmap, keeping the tracked-region count right. Lock held. */
-static void publish_bitmap(struct vmmem_region *r, struct vmm_dirty *d)
-{
-	if (!r->dirty && d)
-		__atomic_add_fetch(&vmm_tracked_regions, 1, __ATOMIC_SEQ_CST);
-	else if (r->dirty && !d)
-		__atomic_sub_fetch(&vmm_tracked_regions, 1, __ATOMIC_SEQ_CST);
-	__atomic_store_n(&r->dirty, d, __ATOMIC_RELEASE);
-}
-
-void
-vmm_dirty_free_all(struct vmmem_region *r)
-{
-	struct vmm_dirty *d = r->dirty_all;
-
-	if (r->dirty) {
-		pthread_mutex_lock(&config_lock);
-		publish_bitmap(r, NULL);
-		pthread_mutex_unlock(&config_lock);
-	}
-	while (d) {
-		struct vmm_dirty *next = d->next;
-
-		free(d);
-		d = next;
-	}
-	r->dirty_all = NULL;
-	r->dirty = NULL;
 }
 
 static struct vmm_dirty *dirty_alloc(const struct vmmem_region *r, uint32_t shift)
@@ -84,10 +48,10 @@ vmmem_region_dirty_enable(struct vmmem_region *r, uint64_t page_size)
 		return vmm_err(-EINVAL, "dirty page size %llu is not a power of two >= 4096",
 			       (unsigned long long)page_size);
 	shift = (uint32_t)__builtin_ctzll(page_size);
-	pthread_mutex_lock(&config_lock);
+	vmm_region_bitmap_lock();
 	d = r->dirty;
 	if (d && d->page_shift == shift) {
-		pthread_mutex_unlock(&config_lock);
+		vmm_region_bitmap_unlock();
 		return 0;
 	}
 	/* Reuse a bitmap of this granularity from an earlier enable, cleared. */
@@ -99,14 +63,14 @@ vmmem_region_dirty_enable(struct vmmem_region *r, uint64_t page_size)
 	} else {
 		d = dirty_alloc(r, shift);
 		if (!d) {
-			pthread_mutex_unlock(&config_lock);
+			vmm_region_bitmap_unlock();
 			return vmm_err(-ENOMEM, "dirty: out of memory for the bitmap");
 		}
 		d->next = r->dirty_all;
 		r->dirty_all = d;
 	}
-	publish_bitmap(r, d);
-	pthread_mutex_unlock(&config_lock);
+	vmm_region_publish_bitmap(r, d);
+	vmm_region_bitmap_unlock();
 	return 0;
 }
 
@@ -114,9 +78,9 @@ int
 vmmem_region_dirty_disable(struct vmmem_region *r)
 {
 	VMM_CHECK_ARG(r);
-	pthread_mutex_lock(&config_lock);
-	publish_bitmap(r, NULL);
-	pthread_mutex_unlock(&config_lock);
+	vmm_region_bitmap_lock();
+	vmm_region_publish_bitmap(r, NULL);
+	vmm_region_bitmap_unlock();
 	return 0;
 }
 
@@ -408,74 +372,6 @@ vmmem_slice_mark_dirty(const struct vmmem_slice *s, size_t off, size_t len)
 		vmm_mark_written(s->memory, s->region, s->region_offset + off,
 				 s->region->gpa + s->region_offset + off, len);
 	return 0;
-}
-
-/* ---- vhost-user logs ---- */
-
-int
-vmmem_vhost_log_new(struct vmmem_vhost_log **out, void *base, uint64_t size,
-		    void (*release)(void *opaque, void *base, uint64_t size), void *opaque)
-{
-	struct vmmem_vhost_log *log;
-
-	VMM_CHECK_ARG(out);
-	*out = NULL;
-	VMM_CHECK_ARG(base);
-	VMM_CHECK_ARG(size > 0 && size <= (UINT64_MAX >> 3));
-	if ((uintptr_t)base % 8)
-		return vmm_err(VMMEM_E_MISALIGNED, "vhost log %p is not 8-byte aligned", base);
-	log = malloc(sizeof(*log));
-	if (!log)
-		return vmm_err(-ENOMEM, "vhost log: out of memory");
-	*log = (struct vmmem_vhost_log){ .refs = 1, .words = base, .size = size,
-					 .release = release, .opaque = opaque };
-	*out = log;
-	return 0;
-}
-
-struct vmmem_vhost_log *
-vmmem_vhost_log_ref(struct vmmem_vhost_log *log)
-{
-	if (log)
-		vmm_ref_inc(&log->refs);
-	return log;
-}
-
-struct vmmem_vhost_log *
-vmmem_vhost_log_unref(struct vmmem_vhost_log *log)
-{
-	if (!log || !vmm_ref_dec_is_last(&log->refs))
-		return NULL;
-	if (log->release)
-		log->release(log->opaque, log->words, log->size);
-	free(log);
-	return NULL;
-}
-
-uint64_t
-vmmem_vhost_log_size(const struct vmmem_vhost_log *log)
-{
-	return log ? log->size : 0;
-}
-
-int
-vmmem_vhost_log_mark(struct vmmem_vhost_log *log, uint64_t gpa, uint64_t len)
-{
-	VMM_CHECK_ARG(log);
-	if (len == 0)
-		return 0;
-	if (vmm_range_wraps(gpa, len) || !vmm_vlog_covers(log, gpa + len - 1))
-		return vmm_err(-ERANGE, "vhost log of %llu bytes cannot hold GPA range 0x%llx + 0x%llx",
-			       (unsigned long long)log->size, (unsigned long long)gpa,
-			       (unsigned long long)len);
-	vmm_vlog_mark(log, gpa, len);
-	return 0;
-}
-
-struct vmmem_vhost_log *
-vmmem_memory_vhost_log(const struct vmmem_memory *m)
-{
-	return m ? m->vlog : NULL;
 }
 
 /* Set log bits for region page @p (of 2^shift bytes) of a region starting at @gpa. */

@@ -6,9 +6,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "dirty.h"
 #include "error.h"
-#include "walk.h"
+#include "vlog.h"
 
 /* More buckets than this would cost more memory than the regions themselves are worth. */
 #define MAX_BUCKETS (UINT64_C(1) << 22)
@@ -297,28 +296,6 @@ vmmem_memory_checked_offset(const struct vmmem_memory *m, uint64_t base, uint64_
 	return 0;
 }
 
-/* vmmem_memory_check_range -- walk the regions covering [gpa, gpa + len) */
-bool
-vmmem_memory_check_range(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
-{
-	struct vmm_walk w;
-
-	if (!m)
-		return false;
-	if (vmm_range_wraps(gpa, len))
-		return false;
-	/* Adjacent regions continue the range; the first gap ends it. */
-	vmm_walk_init(&w, m, gpa, len, false);
-	while (w.left) {
-		uint8_t *host;
-		uint64_t n;
-
-		if (vmm_walk_next(&w, &host, &n, NULL))
-			return false;
-	}
-	return true;
-}
-
 /* The memory's regions as a fresh array, for copy-on-write edits. */
 static struct vmmem_region **region_array(const struct vmmem_memory *m, size_t extra)
 {
@@ -385,37 +362,6 @@ vmmem_memory_remove_region(const struct vmmem_memory *m, uint64_t gpa, uint64_t 
 	return rc;
 }
 
-/* vmmem_memory_discard -- check the whole range first, then discard region by region */
-int
-vmmem_memory_discard(const struct vmmem_memory *m, uint64_t gpa, uint64_t len)
-{
-	struct vmm_walk w;
-
-	VMM_CHECK_ARG(m);
-	if (len == 0)
-		return 0;
-	if (vmm_range_wraps(gpa, len))
-		return vmm_err(-EOVERFLOW, "discard: guest range 0x%llx + 0x%llx passes 2^64",
-			       (unsigned long long)gpa, (unsigned long long)len);
-	if (!vmmem_memory_check_range(m, gpa, len))
-		return vmm_err(VMMEM_E_UNMAPPED, "discard: guest range 0x%llx + 0x%llx has a hole",
-			       (unsigned long long)gpa, (unsigned long long)len);
-	vmm_walk_init(&w, m, gpa, len, false);
-	while (w.left) {
-		const struct vmm_slot *s;
-		uint64_t piece_gpa = w.gpa, n;
-		uint8_t *host;
-		int rc;
-
-		if (vmm_walk_next(&w, &host, &n, &s)) /* cannot happen: the range was checked */
-			return vmm_err_unmapped(w.gpa);
-		rc = vmmem_region_discard(vmm_slot_region(s), piece_gpa - s->gpa, n);
-		if (rc)
-			return rc;
-	}
-	return 0;
-}
-
 int
 vmmem_memory_set_vhost_log(const struct vmmem_memory *m, struct vmmem_vhost_log *log,
 			   struct vmmem_memory **out)
@@ -432,4 +378,10 @@ vmmem_memory_set_vhost_log(const struct vmmem_memory *m, struct vmmem_vhost_log 
 	rc = memory_build(out, a, m->count, log);
 	free(a);
 	return rc;
+}
+
+struct vmmem_vhost_log *
+vmmem_memory_vhost_log(const struct vmmem_memory *m)
+{
+	return m ? m->vlog : NULL;
 }

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctx.h"
+#include "prealloc.h"
 #include "error.h"
 
 #ifndef MADV_POPULATE_WRITE

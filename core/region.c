@@ -4,23 +4,30 @@
 #include "region.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "ctx.h"
-#include "dirty.h"
+#include "bitmap.h"
 #include "error.h"
+#include "provider.h"
 #include "util.h"
 
+/* Filled on first use by whichever thread gets there; every thread computes the same value,
+ * and relaxed atomics make the concurrent first fills race-free (a plain static was a data
+ * race that TSan reported). */
 uint64_t
 vmm_host_page_size(void)
 {
 	static uint64_t page_size;
+	uint64_t v = __atomic_load_n(&page_size, __ATOMIC_RELAXED);
 
-	if (!page_size)
-		page_size = (uint64_t)sysconf(_SC_PAGESIZE);
-	return page_size;
+	if (unlikely(!v)) {
+		v = (uint64_t)sysconf(_SC_PAGESIZE);
+		__atomic_store_n(&page_size, v, __ATOMIC_RELAXED);
+	}
+	return v;
 }
 
 /* Everything but the fd: checks shared by both constructors. */
@@ -50,6 +57,56 @@ static int check_mapping(uint64_t gpa, uint64_t size, const void *host, uint32_t
 			       host);
 	return 0;
 }
+
+/* ---- the region's dirty bitmap slot ---- */
+
+/* Switching tracking on and off is a rare control-path call: one lock for all regions. */
+static pthread_mutex_t bitmap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+unsigned long vmm_tracked_regions;
+
+void
+vmm_region_bitmap_lock(void)
+{
+	pthread_mutex_lock(&bitmap_lock);
+}
+
+void
+vmm_region_bitmap_unlock(void)
+{
+	pthread_mutex_unlock(&bitmap_lock);
+}
+
+void
+vmm_region_publish_bitmap(struct vmmem_region *r, struct vmm_dirty *d)
+{
+	if (!r->dirty && d)
+		__atomic_add_fetch(&vmm_tracked_regions, 1, __ATOMIC_SEQ_CST);
+	else if (r->dirty && !d)
+		__atomic_sub_fetch(&vmm_tracked_regions, 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&r->dirty, d, __ATOMIC_RELEASE);
+}
+
+/* Unpublish and free every bitmap ever made for a region (at its destruction). */
+static void free_bitmaps(struct vmmem_region *r)
+{
+	struct vmm_dirty *d = r->dirty_all;
+
+	if (r->dirty) {
+		vmm_region_bitmap_lock();
+		vmm_region_publish_bitmap(r, NULL);
+		vmm_region_bitmap_unlock();
+	}
+	while (d) {
+		struct vmm_dirty *next = d->next;
+
+		free(d);
+		d = next;
+	}
+	r->dirty_all = NULL;
+}
+
+/* ---- regions ---- */
 
 int
 vmm_region_alloc(struct vmmem_region **out, const struct vmmem_region *tmpl)
@@ -150,7 +207,7 @@ vmmem_region_unref(struct vmmem_region *r)
 		munmap(r->unmap_addr, r->unmap_len);
 	if (r->owns_fd && r->fd >= 0)
 		close(r->fd);
-	vmm_dirty_free_all(r);
+	free_bitmaps(r);
 	free(r);
 	return NULL;
 }

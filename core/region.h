@@ -46,6 +46,17 @@ static inline uint64_t vmm_region_last(const struct vmmem_region *r)
  * fd, provider reference) pass to the region only on success. */
 int vmm_region_alloc(struct vmmem_region **out, const struct vmmem_region *tmpl);
 
+/* Number of regions with tracking on, process-wide. While it is 0 an untracked write costs
+ * one load of this (L1-hot) word instead of a load from its region. */
+extern unsigned long vmm_tracked_regions;
+
+/* The one lock under which regions' bitmaps are switched (vmm_region_publish_bitmap). */
+void vmm_region_bitmap_lock(void);
+void vmm_region_bitmap_unlock(void);
+/* Make @d (NULL: none) the bitmap writes to @r mark, keeping vmm_tracked_regions right.
+ * Bitmap lock held. */
+void vmm_region_publish_bitmap(struct vmmem_region *r, struct vmm_dirty *d);
+
 /* The host's base page size. */
 uint64_t vmm_host_page_size(void);
 

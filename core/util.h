@@ -3,6 +3,7 @@
 #ifndef VMM_UTIL_H
 #define VMM_UTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,12 @@
 typedef uint16_t __attribute__((may_alias)) vmm_u16a;
 typedef uint32_t __attribute__((may_alias)) vmm_u32a;
 typedef uint64_t __attribute__((may_alias)) vmm_u64a;
+
+/* Does [gpa, gpa + len) pass 2^64? (len 0 never does.) */
+static inline bool vmm_range_wraps(uint64_t gpa, uint64_t len)
+{
+	return len != 0 && len - 1 > UINT64_MAX - gpa;
+}
 
 /* Reference counts: plain integers changed with atomic builtins. Acquire on the final
  * decrement so the destroying thread sees every write made before other unrefs. */

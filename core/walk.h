@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "memory.h"
+#include "util.h"
 
 struct vmm_walk {
 	const struct vmmem_memory *m;
@@ -65,12 +66,6 @@ static inline int vmm_walk_next(struct vmm_walk *w, uint8_t **host, uint64_t *n,
 static inline bool vmm_access_ok(unsigned int access)
 {
 	return access >= VMMEM_ACCESS_READ && access <= VMMEM_ACCESS_RW;
-}
-
-/* Does [gpa, gpa + len) pass 2^64? (len 0 never does.) */
-static inline bool vmm_range_wraps(uint64_t gpa, uint64_t len)
-{
-	return len != 0 && len - 1 > UINT64_MAX - gpa;
 }
 
 /* Message and code for a walk that stopped at @gpa for @why. */

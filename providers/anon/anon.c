@@ -17,15 +17,13 @@ static const struct vmmem_option_desc anon_options[] = {
 	{ 0 },
 };
 
-static const struct vmmem_core_api *core;
-
 static int anon_create(void *data, const struct vmmem_provider_params *p,
 		       struct vmmem_mapping *out)
 {
 	int share = (int)p->options[OPT_SHARE].num;
+	const struct vmmem_core_api *core = data;
 	void *addr;
 
-	(void)data;
 	addr = mmap(NULL, p->length, PROT_READ | PROT_WRITE,
 		    MAP_ANONYMOUS | pu_map_flags(share, (int)p->options[OPT_RESERVE].num), -1, 0);
 	if (addr == MAP_FAILED)
@@ -52,8 +50,7 @@ static void anon_destroy(void *data, struct vmmem_mapping *m)
 
 static int anon_discard(void *data, struct vmmem_mapping *m, uint64_t offset, uint64_t length)
 {
-	(void)data;
-	return pu_discard(core, m, offset, length);
+	return pu_discard(data, m, offset, length);
 }
 
 static const struct vmmem_provider_ops anon_ops = {
@@ -79,6 +76,5 @@ VMMEM_PROVIDER_EXPORT int vmmem_provider_init(const struct vmmem_core_api *api,
 
 int vmmem_provider_init(const struct vmmem_core_api *api, struct vmmem_provider_handle *handle)
 {
-	core = api;
-	return api->register_provider(handle, &anon_desc);
+	return pu_register(api, handle, &anon_desc);
 }

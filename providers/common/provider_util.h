@@ -9,6 +9,21 @@
 
 #include <vmmem/provider.h>
 
+/*
+ * Register a provider whose ops find the core's table in their data argument: the
+ * description is copied with provider_data set to @core. (A plugin-wide static written by
+ * init would be rewritten each time another context loads the plugin, while other threads'
+ * create calls read it: a data race.)
+ */
+static inline int pu_register(const struct vmmem_core_api *core, struct vmmem_provider_handle *h,
+			      const struct vmmem_provider_desc *tmpl)
+{
+	struct vmmem_provider_desc desc = *tmpl;
+
+	desc.provider_data = (void *)(uintptr_t)core; /* the ops only read through it */
+	return core->register_provider(h, &desc);
+}
+
 /* mmap flags for the share/reserve options. */
 static inline int pu_map_flags(int share, int reserve)
 {

@@ -42,8 +42,6 @@ struct hugetlbfs_priv {
 	int discard_data;
 };
 
-static const struct vmmem_core_api *core;
-
 /* The system's default huge page size (/proc/meminfo Hugepagesize), or 0. */
 static uint64_t default_huge_page_size(void)
 {
@@ -61,7 +59,7 @@ static uint64_t default_huge_page_size(void)
 }
 
 /* A hugetlbfs mount whose page size is @want (0: the default huge page size). */
-static int find_mount(uint64_t want, char *dir, size_t size)
+static int find_mount(const struct vmmem_core_api *core, uint64_t want, char *dir, size_t size)
 {
 	FILE *f = setmntent("/proc/self/mounts", "re");
 	struct mntent *e;
@@ -100,7 +98,8 @@ static int find_mount(uint64_t want, char *dir, size_t size)
  * file itself (created if missing, never unlinked once in use). @created receives the path
  * of a file this call created and left in place ("" otherwise), so a failure later in
  * create can remove it again. */
-static int open_backing(const char *path, int keep, char *created, size_t size)
+static int open_backing(const struct vmmem_core_api *core, const char *path, int keep,
+			char *created, size_t size)
 {
 	char tmpl[PATH_MAX];
 	struct stat st;
@@ -144,20 +143,20 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 	struct statfs sfs;
 	struct stat st;
 	void *addr;
+	const struct vmmem_core_api *core = data;
 	int fd, rc;
 
-	(void)data;
 	if (o[OPT_PAGESIZE].is_set && (want == 0 || (want & (want - 1))))
 		return core->set_error(VMMEM_E_CONFIG_VALUE,
 				       "hugetlbfs: pagesize=%llu is not a power of two",
 				       (unsigned long long)want);
 	if (!path) {
-		rc = find_mount(want, dir, sizeof(dir));
+		rc = find_mount(core, want, dir, sizeof(dir));
 		if (rc)
 			return rc;
 		path = dir;
 	}
-	fd = open_backing(path, (int)o[OPT_KEEP].num, created, sizeof(created));
+	fd = open_backing(core, path, (int)o[OPT_KEEP].num, created, sizeof(created));
 	if (fd < 0)
 		return fd;
 	if (fstatfs(fd, &sfs) < 0 || (unsigned long)sfs.f_type != HUGETLBFS_MAGIC) {
@@ -217,9 +216,9 @@ fail:
 
 static void hugetlbfs_destroy(void *data, struct vmmem_mapping *m)
 {
+	const struct vmmem_core_api *core = data;
 	struct hugetlbfs_priv *priv = m->priv;
 
-	(void)data;
 	/* discard-data: give the pages back rather than leave them in a kept file. */
 	if (priv->discard_data)
 		fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)m->fd_offset,
@@ -232,8 +231,7 @@ static void hugetlbfs_destroy(void *data, struct vmmem_mapping *m)
 static int hugetlbfs_discard(void *data, struct vmmem_mapping *m, uint64_t offset,
 			     uint64_t length)
 {
-	(void)data;
-	return pu_discard(core, m, offset, length);
+	return pu_discard(data, m, offset, length);
 }
 
 static const struct vmmem_provider_ops hugetlbfs_ops = {
@@ -259,6 +257,5 @@ VMMEM_PROVIDER_EXPORT int vmmem_provider_init(const struct vmmem_core_api *api,
 
 int vmmem_provider_init(const struct vmmem_core_api *api, struct vmmem_provider_handle *handle)
 {
-	core = api;
-	return api->register_provider(handle, &hugetlbfs_desc);
+	return pu_register(api, handle, &hugetlbfs_desc);
 }

@@ -29,14 +29,13 @@ static const struct vmmem_option_desc memfd_options[] = {
 	{ 0 },
 };
 
-static const struct vmmem_core_api *core;
-
 static unsigned int log2_u64(uint64_t v)
 {
 	return 63u - (unsigned int)__builtin_clzll(v);
 }
 
-static int memfd_flags(const struct vmmem_provider_params *p, unsigned int *flags)
+static int memfd_flags(const struct vmmem_core_api *core, const struct vmmem_provider_params *p,
+		       unsigned int *flags)
 {
 	const struct vmmem_option_value *hsize = &p->options[OPT_HUGETLBSIZE];
 
@@ -61,6 +60,7 @@ static int memfd_flags(const struct vmmem_provider_params *p, unsigned int *flag
 static int memfd_create_mapping(void *data, const struct vmmem_provider_params *p,
 				struct vmmem_mapping *out)
 {
+	const struct vmmem_core_api *core = data;
 	int share = (int)p->options[OPT_SHARE].num, seal = (int)p->options[OPT_SEAL].num;
 	int hugetlb = (int)p->options[OPT_HUGETLB].num;
 	uint64_t page_size = core->host_page_size(), scaled;
@@ -69,8 +69,7 @@ static int memfd_create_mapping(void *data, const struct vmmem_provider_params *
 	void *addr;
 	int fd, rc;
 
-	(void)data;
-	rc = memfd_flags(p, &flags);
+	rc = memfd_flags(core, p, &flags);
 	if (rc)
 		return rc;
 	fd = memfd_create("vmmem-memfd", flags);
@@ -130,8 +129,7 @@ static void memfd_destroy(void *data, struct vmmem_mapping *m)
 
 static int memfd_discard(void *data, struct vmmem_mapping *m, uint64_t offset, uint64_t length)
 {
-	(void)data;
-	return pu_discard(core, m, offset, length);
+	return pu_discard(data, m, offset, length);
 }
 
 static const struct vmmem_provider_ops memfd_ops = {
@@ -157,6 +155,5 @@ VMMEM_PROVIDER_EXPORT int vmmem_provider_init(const struct vmmem_core_api *api,
 
 int vmmem_provider_init(const struct vmmem_core_api *api, struct vmmem_provider_handle *handle)
 {
-	core = api;
-	return api->register_provider(handle, &memfd_desc);
+	return pu_register(api, handle, &memfd_desc);
 }

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
-/* Library context, provider registry and plugin loader (internal view). */
-#ifndef VMM_CTX_H
-#define VMM_CTX_H
+/* Provider objects (internal view): a plugin file's lifetime, a registered provider's
+ * lifetime, and the calls the core makes into a provider on a region's behalf. */
+#ifndef VMM_PROVIDER_H
+#define VMM_PROVIDER_H
 
-#include <pthread.h>
+#include <stddef.h>
 
-#include <vmmem/ctx.h>
 #include <vmmem/provider.h>
 
 /* One plugin file (or one in-process entry point): the dlopen handle lives until the last
@@ -25,26 +25,22 @@ struct vmmem_provider {
 	size_t n_options;
 };
 
-struct vmmem_ctx {
-	unsigned long refs; /* atomic */
-	pthread_mutex_t lock; /* guards everything below */
-	char *search_path;    /* set by vmmem_ctx_set_search_path, or NULL */
-	struct vmmem_provider **providers;
-	size_t n_providers;
-};
+/* dlopen(RTLD_NOW | RTLD_LOCAL) and dlclose under one process-wide lock; on failure,
+ * dlopen returns NULL with the linker's message in @err. */
+void *vmm_plugin_dlopen(const char *path, char *err, size_t err_size);
+void vmm_plugin_dlclose(void *dl);
+
+/* Drop a reference to a plugin; the last one dlcloses it. NULL is ignored. */
+void vmm_plugin_unref(struct vmm_plugin *pl);
 
 struct vmmem_provider *vmm_provider_ref(struct vmmem_provider *p);
+/* Drop a reference; the last one frees the provider and drops its plugin. NULL is ignored. */
 void vmm_provider_unref(struct vmmem_provider *p);
 
 /* Undo a provider's mapping and drop the reference the region held on the provider. */
 void vmm_provider_release_mapping(struct vmmem_provider *p, struct vmmem_mapping *m);
+/* The provider's discard op; a positive (bogus) return becomes -EIO. */
 int vmm_provider_discard(struct vmmem_provider *p, struct vmmem_mapping *m, uint64_t offset,
 			 uint64_t len);
 
-/* The core's prealloc service (core/prealloc.c). */
-int vmm_prealloc(void *addr, uint64_t length, uint64_t page_size, uint32_t threads);
-/* QEMU's thread-count rule: min(requested, cpus, 16, pages, max(1, length / 64 MiB)). */
-uint32_t vmm_prealloc_threads(uint64_t length, uint64_t page_size, uint32_t requested,
-			      long cpus);
-
-#endif /* VMM_CTX_H */
+#endif /* VMM_PROVIDER_H */

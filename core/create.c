@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Regions and memories from config strings: each config region is resolved against its
+ * provider's options, mapped by the provider, checked, finished with the common keys the
+ * core handles (dump, merge, prealloc, dirty-log) and wrapped in a region. */
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include <vmmem/dirty.h>
+#include <vmmem/memory.h>
+
+#include "config.h"
+#include "error.h"
+#include "loader.h"
+#include "options.h"
+#include "prealloc.h"
+#include "provider.h"
+#include "region.h"
+
+/* A mapping a provider returned must be usable as a region. */
+static int check_mapping(const struct vmmem_provider *p, const struct vmmem_mapping *m,
+			 uint64_t length)
+{
+	uint64_t host_page = vmm_host_page_size();
+
+	if (!m->addr || m->length != length || !m->page_size ||
+	    (m->page_size & (m->page_size - 1)) || m->page_size < host_page ||
+	    ((uintptr_t)m->addr & (m->page_size - 1)))
+		return vmm_err(VMMEM_E_PROVIDER_INVALID,
+			       "provider %s returned a bad mapping (addr %p, length 0x%llx of 0x%llx, "
+			       "page size 0x%llx)",
+			       p->desc.name, m->addr, (unsigned long long)m->length,
+			       (unsigned long long)length, (unsigned long long)m->page_size);
+	return 0;
+}
+
+/* Apply the common keys the core handles (dump, merge, prealloc) to a fresh mapping. */
+static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
+{
+	if (!cr->dump && madvise(m->addr, m->length, MADV_DONTDUMP) < 0)
+		return vmm_err(-errno, "config position %zu: dump=off: madvise(MADV_DONTDUMP): %m",
+			       cr->pos);
+	if (cr->merge && madvise(m->addr, m->length, MADV_MERGEABLE) < 0)
+		return vmm_err(-errno,
+			       "config position %zu: merge=on: madvise(MADV_MERGEABLE): %m "
+			       "(is KSM available?)",
+			       cr->pos);
+	if (cr->prealloc)
+		return vmm_prealloc(m->addr, m->length, m->page_size, cr->prealloc_threads);
+	return 0;
+}
+
+static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
+			 struct vmmem_region **out)
+{
+	struct vmmem_option_value *values = NULL;
+	struct vmmem_mapping m = { .size = sizeof(m), .fd = -1 };
+	struct vmmem_provider *p;
+	int rc;
+
+	p = vmm_loader_get_provider(ctx, cr->provider, &rc);
+	if (!p)
+		return rc;
+	values = calloc(p->n_options ? p->n_options : 1, sizeof(*values));
+	if (!values) {
+		rc = vmm_err(-ENOMEM, "region: out of memory");
+		goto out;
+	}
+	rc = vmm_options_resolve(p, cr, values);
+	if (rc)
+		goto out;
+	struct vmmem_provider_params params = {
+		.size = sizeof(params),
+		.gpa = cr->gpa,
+		.length = cr->size,
+		.options = values,
+		.n_options = (uint32_t)p->n_options,
+	};
+	rc = p->ops.create(p->desc.provider_data, &params, &m);
+	if (rc > 0)
+		rc = -EIO;
+	if (rc)
+		goto out;
+	rc = check_mapping(p, &m, cr->size);
+	if (rc == 0)
+		rc = finish_mapping(cr, &m);
+	if (rc == 0) {
+		struct vmmem_region tmpl = {
+			.gpa = cr->gpa,
+			.size = cr->size,
+			.host = m.addr,
+			.flags = cr->readonly ? VMMEM_REGION_READ_ONLY : 0,
+			.fd = m.fd,
+			.fd_offset = m.fd >= 0 ? m.fd_offset : 0,
+			.page_size = m.page_size,
+			.shareable = m.fd >= 0 && (m.flags & VMMEM_MAPPING_SHARED),
+			.discard = VMM_DISCARD_PROVIDER,
+			.provider = p,
+			.mapping = m,
+		};
+
+		rc = vmm_region_alloc(out, &tmpl);
+		if (rc == 0) {
+			p = NULL; /* the region holds the reference now */
+			if (cr->dirty_log) {
+				rc = vmmem_region_dirty_enable(*out, cr->dirty_page_size);
+				if (rc)
+					*out = vmmem_region_unref(*out);
+			}
+			goto out;
+		}
+	}
+	p->ops.destroy(p->desc.provider_data, &m);
+out:
+	free(values);
+	vmm_provider_unref(p);
+	return rc;
+}
+
+int
+vmmem_region_create(struct vmmem_region **out, struct vmmem_ctx *ctx, const char *spec)
+{
+	struct vmmem_config *cfg;
+	int rc;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(ctx);
+	VMM_CHECK_ARG(spec);
+	rc = vmmem_config_parse(&cfg, spec);
+	if (rc)
+		return rc;
+	if (cfg->n_regions != 1)
+		rc = vmm_err(-EINVAL, "region spec describes %zu regions, not one", cfg->n_regions);
+	else
+		rc = create_region(ctx, &cfg->regions[0], out);
+	vmmem_config_free(cfg);
+	return rc;
+}
+
+int
+vmmem_region_create_from_config(struct vmmem_region **out, struct vmmem_ctx *ctx,
+				const struct vmmem_config *cfg, size_t index)
+{
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(ctx);
+	VMM_CHECK_ARG(cfg);
+	if (index >= cfg->n_regions)
+		return vmm_err(-ERANGE, "config has %zu regions, not %zu", cfg->n_regions, index + 1);
+	return create_region(ctx, &cfg->regions[index], out);
+}
+
+int
+vmmem_memory_new_from_config(struct vmmem_memory **out, struct vmmem_ctx *ctx,
+			     const struct vmmem_config *cfg)
+{
+	struct vmmem_region **regions;
+	size_t made = 0;
+	int rc = 0;
+
+	VMM_CHECK_ARG(out);
+	*out = NULL;
+	VMM_CHECK_ARG(ctx);
+	VMM_CHECK_ARG(cfg);
+	regions = calloc(cfg->n_regions, sizeof(*regions));
+	if (!regions)
+		return vmm_err(-ENOMEM, "memory: out of memory");
+	for (; made < cfg->n_regions && rc == 0; made++)
+		rc = create_region(ctx, &cfg->regions[made], &regions[made]);
+	if (rc == 0)
+		rc = vmmem_memory_new(out, regions, cfg->n_regions);
+	for (size_t i = 0; i < made; i++)
+		vmmem_region_unref(regions[i]);
+	free(regions);
+	return rc;
+}
