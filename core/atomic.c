@@ -53,12 +53,14 @@ struct retired {
 	struct vmmem_memory *memory; /* the reference the atomic held */
 	uint64_t epoch;
 	struct retired *next;
+	void *block; /* what to free() once reclaimed: the node, or the atomic holding it */
 };
 
 struct vmmem_atomic {
 	struct vmmem_memory *current; /* atomic; holds one reference */
 	unsigned long refs;           /* atomic */
 	pthread_mutex_t writer;       /* serialises writers */
+	struct retired last;          /* retires current at the last unref: no allocation */
 };
 
 static struct vmm_reader *registry;   /* atomic head */
@@ -99,6 +101,19 @@ static void global_init(void)
 #endif
 }
 
+/* Records for threads whose first guard finds malloc failing: taken once each, then on the
+ * registry and recycled like the others. */
+#define N_SPARE_READERS 16
+static struct vmm_reader spare_readers[N_SPARE_READERS];
+static unsigned int n_spares_taken; /* atomic */
+
+static struct vmm_reader *spare_reader(void)
+{
+	unsigned int i = __atomic_fetch_add(&n_spares_taken, 1, __ATOMIC_RELAXED);
+
+	return i < N_SPARE_READERS ? &spare_readers[i] : NULL;
+}
+
 /* The calling thread's record: a free one recycled, or a new one pushed on the registry. */
 static VMM_COLD struct vmm_reader *reader_register(void)
 {
@@ -114,7 +129,11 @@ static VMM_COLD struct vmm_reader *reader_register(void)
 	if (!r) {
 		r = calloc(1, sizeof(*r));
 		if (!r)
+			r = spare_reader();
+		if (!r) {
+			vmm_err(-ENOMEM, "atomic memory: no reader record for this thread: out of memory");
 			return NULL;
+		}
 		r->in_use = 1;
 		r->next = __atomic_load_n(&registry, __ATOMIC_RELAXED);
 		while (!__atomic_compare_exchange_n(&registry, &r->next, r, true, __ATOMIC_RELEASE,
@@ -154,33 +173,41 @@ static void reclaim_locked(void)
 			*p = t->next;
 			__atomic_sub_fetch(&n_retired, 1, __ATOMIC_RELAXED);
 			vmmem_memory_unref(t->memory);
-			free(t);
+			free(t->block);
 		} else {
 			p = &t->next;
 		}
 	}
 }
 
-/* Take the atomic's reference on @old out of circulation until readers are done with it. */
-static void retire(struct vmmem_memory *old)
+/* A list node for a later retire, allocated before anything changes so that a writer
+ * never has to wait for readers (possibly its own caller's guard) when memory runs out. */
+static struct retired *retired_node(void)
 {
 	struct retired *t = malloc(sizeof(*t));
+
+	if (!t)
+		vmm_err(-ENOMEM, "atomic memory: out of memory");
+	else
+		t->block = t;
+	return t;
+}
+
+/* Take the atomic's reference on @old out of circulation until readers are done with it;
+ * @t is the node that carries it on the retired list. */
+static void retire(struct vmmem_memory *old, struct retired *t)
+{
 	uint64_t e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
 
 	/* Make every reader's epoch store visible before scanning (see the top comment). */
 	if (use_membarrier)
 		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
 	pthread_mutex_lock(&retired_lock);
-	if (t) {
-		*t = (struct retired){ .memory = old, .epoch = e, .next = retired_list };
-		retired_list = t;
-		__atomic_add_fetch(&n_retired, 1, __ATOMIC_RELAXED);
-	} else {
-		/* Out of memory for the list node: wait out the readers instead. */
-		while (oldest_reader() < e)
-			sched_yield();
-		vmmem_memory_unref(old);
-	}
+	t->memory = old;
+	t->epoch = e;
+	t->next = retired_list;
+	retired_list = t;
+	__atomic_add_fetch(&n_retired, 1, __ATOMIC_RELAXED);
 	reclaim_locked();
 	pthread_mutex_unlock(&retired_lock);
 }
@@ -217,10 +244,11 @@ vmmem_atomic_unref(struct vmmem_atomic *a)
 {
 	if (!a || !vmm_ref_dec_is_last(&a->refs))
 		return NULL;
-	/* Guards still held on this object keep the memory alive through the retired list. */
-	retire(a->current);
+	/* Guards still held on this object keep the memory alive through the retired list;
+	 * the atomic's own node carries it, and the atomic is freed with the node. */
 	pthread_mutex_destroy(&a->writer);
-	free(a);
+	a->last.block = a;
+	retire(a->current, &a->last);
 	return NULL;
 }
 
@@ -282,22 +310,27 @@ vmmem_atomic_get(struct vmmem_atomic *a)
 	return ref;
 }
 
-/* Swap in @m (whose reference the atomic takes over) and retire the old memory. Called with
- * the writer lock held. */
-static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m)
+/* Swap in @m (whose reference the atomic takes over) and retire the old memory with node
+ * @t. Called with the writer lock held. */
+static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m, struct retired *t)
 {
 	struct vmmem_memory *old = __atomic_exchange_n(&a->current, m, __ATOMIC_SEQ_CST);
 
-	retire(old);
+	retire(old, t);
 }
 
 int
 vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memory *m)
 {
+	struct retired *t;
+
 	VMM_CHECK_ARG(a);
 	VMM_CHECK_ARG(m);
+	t = retired_node();
+	if (!t)
+		return -ENOMEM;
 	pthread_mutex_lock(&a->writer);
-	publish_locked(a, vmmem_memory_ref(m));
+	publish_locked(a, vmmem_memory_ref(m), t);
 	pthread_mutex_unlock(&a->writer);
 	return 0;
 }
@@ -308,13 +341,20 @@ vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem_region *r)
 	struct vmmem_memory *m = NULL;
 	int rc;
 
+	struct retired *t;
+
 	VMM_CHECK_ARG(a);
 	VMM_CHECK_ARG(r);
+	t = retired_node();
+	if (!t)
+		return -ENOMEM;
 	pthread_mutex_lock(&a->writer);
 	rc = vmmem_memory_insert_region(a->current, r, &m);
 	if (rc == 0)
-		publish_locked(a, m);
+		publish_locked(a, m, t);
 	pthread_mutex_unlock(&a->writer);
+	if (rc)
+		free(t);
 	return rc;
 }
 
@@ -327,12 +367,19 @@ vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
 
 	if (removed)
 		*removed = NULL;
+	struct retired *t;
+
 	VMM_CHECK_ARG(a);
+	t = retired_node();
+	if (!t)
+		return -ENOMEM;
 	pthread_mutex_lock(&a->writer);
 	rc = vmmem_memory_remove_region(a->current, gpa, size, &m, removed);
 	if (rc == 0)
-		publish_locked(a, m);
+		publish_locked(a, m, t);
 	pthread_mutex_unlock(&a->writer);
+	if (rc)
+		free(t);
 	return rc;
 }
 
@@ -369,11 +416,18 @@ vmmem_atomic_set_vhost_log(struct vmmem_atomic *a, struct vmmem_vhost_log *log)
 	struct vmmem_memory *m = NULL;
 	int rc;
 
+	struct retired *t;
+
 	VMM_CHECK_ARG(a);
+	t = retired_node();
+	if (!t)
+		return -ENOMEM;
 	pthread_mutex_lock(&a->writer);
 	rc = vmmem_memory_set_vhost_log(a->current, log, &m);
 	if (rc == 0)
-		publish_locked(a, m);
+		publish_locked(a, m, t);
 	pthread_mutex_unlock(&a->writer);
+	if (rc)
+		free(t);
 	return rc;
 }

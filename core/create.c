@@ -103,12 +103,15 @@ static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 			p = NULL; /* the region holds the reference now */
 			if (cr->dirty_log) {
 				rc = vmmem_region_dirty_enable(*out, cr->dirty_page_size);
-				if (rc)
+				if (rc) {
+					(*out)->mapping.flags |= VMMEM_MAPPING_ABANDONED;
 					*out = vmmem_region_unref(*out);
+				}
 			}
 			goto out;
 		}
 	}
+	m.flags |= VMMEM_MAPPING_ABANDONED;
 	p->ops.destroy(p->desc.provider_data, &m);
 out:
 	free(values);

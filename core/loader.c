@@ -217,8 +217,14 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 	struct dirent *e;
 	DIR *d = opendir(dir);
 
-	if (!d)
-		return 0; /* a missing directory on the path is normal */
+	if (!d) {
+		/* A missing directory on the path is normal; one we cannot read is not. */
+		if (errno == ENOENT || errno == ENOTDIR)
+			return 0;
+		vmm_err(-errno, "cannot read provider directory %s: %m", dir);
+		(*failed)++;
+		return 0;
+	}
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name), pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
 		char name[VMM_PROVIDER_NAME_MAX + 1], path[PATH_MAX];

@@ -107,7 +107,12 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		return vmm_err(-errno, "import: mmap of fd %d at 0x%llx for 0x%llx bytes: %m", fd,
 			       (unsigned long long)map_offset, (unsigned long long)map_len);
 	/* Guest memory in a crash dump only costs space and leaks guest data. */
-	madvise(p, map_len, MADV_DONTDUMP);
+	if (madvise(p, map_len, MADV_DONTDUMP) < 0) {
+		rc = vmm_err(-errno, "import: madvise(MADV_DONTDUMP) on the mapping of fd %d: %m",
+			     fd);
+		munmap(p, map_len);
+		return rc;
+	}
 	dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	if (dup_fd < 0) {
 		rc = vmm_err(-errno, "import: cannot duplicate fd %d: %m", fd);

@@ -63,7 +63,10 @@ VMMEM_EXPORT struct vmmem_atomic *vmmem_atomic_unref(struct vmmem_atomic *a);
 
 /**
  * @brief Take a guard: the current memory, stable until the matching release.
- * @return the memory (never NULL for a valid @p a), or NULL if @p a is NULL.
+ * @return the memory, or NULL if @p a is NULL, or NULL (message in vmmem_errormsg()) when
+ *         this thread's first guard needs a reader record and none can be had: malloc
+ *         failed and the library's 16 spare records are taken. A thread that has taken a
+ *         guard once always gets one afterwards.
  * @par Thread safety
  * MT-Safe, lock-free; never blocks.
  * @since 1.0
@@ -90,7 +93,7 @@ VMMEM_EXPORT struct vmmem_memory *vmmem_atomic_get(struct vmmem_atomic *a);
 
 /**
  * @brief Publish @p m as the current memory (the object takes its own reference).
- * @return 0, or -EINVAL (NULL argument).
+ * @return 0, or -EINVAL (NULL argument), or -ENOMEM (nothing changed).
  * @par Thread safety
  * MT-Safe; writers are serialised.
  * @since 1.0
@@ -100,7 +103,8 @@ VMMEM_EXPORT int vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memor
 /**
  * @brief Publish the current memory plus region @p r (vmmem_memory_insert_region()).
  * @return 0, or the errors of vmmem_memory_insert_region() (e.g. ::VMMEM_E_OVERLAP), or
- *         -ENOBUFS if the memory's vhost log does not cover the new region.
+ *         -ENOBUFS if the memory's vhost log does not cover the new region, or -ENOMEM.
+ *         On any error nothing was published.
  * @par Thread safety
  * MT-Safe; writers are serialised.
  * @since 1.0
@@ -112,7 +116,8 @@ VMMEM_EXPORT int vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem
  *        the last region publishes an empty memory). Readers holding older guards may still
  *        use the region until they release them: see vmmem_atomic_synchronize().
  * @param[out] removed the removed region with a reference (may be NULL).
- * @return 0, or the errors of vmmem_memory_remove_region().
+ * @return 0, or the errors of vmmem_memory_remove_region(), or -ENOMEM. On any error
+ *         nothing was published and @p removed is NULL.
  * @par Thread safety
  * MT-Safe; writers are serialised.
  * @since 1.0
@@ -137,7 +142,7 @@ VMMEM_EXPORT int vmmem_atomic_synchronize(struct vmmem_atomic *a);
 /**
  * @brief Publish the current memory with vhost log @p log attached (NULL detaches); the old
  *        log is released once no guard can still be writing to it.
- * @return 0, or the errors of vmmem_memory_set_vhost_log().
+ * @return 0, or the errors of vmmem_memory_set_vhost_log(), or -ENOMEM (nothing changed).
  * @par Thread safety
  * MT-Safe; writers are serialised.
  * @since 1.0

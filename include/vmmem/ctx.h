@@ -125,9 +125,10 @@ VMMEM_EXPORT int vmmem_ctx_load_provider(struct vmmem_ctx *ctx, const char *name
 
 /**
  * @brief Load every `libvmmem-*.so` on the search path (the first of each name wins).
- * @param[out] failed number of plugin files that could not be loaded (may be NULL); the
- *             message of the last failure is in vmmem_errormsg().
- * @return 0, or -EINVAL (@p ctx NULL).
+ * @param[out] failed number of plugin files that could not be loaded, plus directories on
+ *             the path that exist but could not be read (may be NULL); the message of the
+ *             last failure is in vmmem_errormsg().
+ * @return 0, or -EINVAL (@p ctx NULL), or -ENOMEM.
  * @par Thread safety
  * MT-Safe.
  * @since 1.0

@@ -88,6 +88,14 @@ struct vmmem_provider_params {
 #define VMMEM_MAPPING_SHARED 0x1u  /**< MAP_SHARED: other mappers of the fd see writes */
 #define VMMEM_MAPPING_HUGETLB 0x2u /**< backed by hugetlb pages */
 #define VMMEM_MAPPING_SEALED 0x4u  /**< fd sealed against shrinking (F_SEAL_SHRINK) */
+/**
+ * Set by the core (never by a provider) in the flags of a mapping it hands back to destroy
+ * because making the region failed after create returned (a failed madvise, prealloc or
+ * allocation): the region never existed, so destroy should also undo what it would
+ * otherwise leave behind on purpose, e.g. remove a file create made for keep=on.
+ * @since 1.1
+ */
+#define VMMEM_MAPPING_ABANDONED 0x80000000u
 
 /** A host mapping made by a provider; the core caches these fields in the region. */
 struct vmmem_mapping {

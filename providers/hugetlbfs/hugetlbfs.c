@@ -40,6 +40,7 @@ static const struct vmmem_option_desc hugetlbfs_options[] = {
 
 struct hugetlbfs_priv {
 	int discard_data;
+	char created[]; /* the file create made, "" if it opened an existing one */
 };
 
 /* The system's default huge page size (/proc/meminfo Hugepagesize), or 0. */
@@ -192,13 +193,14 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 				     path, errno == ENOMEM ? " (not enough free huge pages)" : "");
 		goto fail;
 	}
-	priv = core->alloc(sizeof(*priv));
+	priv = core->alloc(sizeof(*priv) + strlen(created) + 1);
 	if (!priv) {
 		munmap(addr, p->length);
 		rc = core->set_error(-ENOMEM, "hugetlbfs: out of memory");
 		goto fail;
 	}
 	priv->discard_data = (int)o[OPT_DISCARD_DATA].num;
+	strcpy(priv->created, created);
 	out->addr = addr;
 	out->length = p->length;
 	out->page_size = page_size;
@@ -225,6 +227,9 @@ static void hugetlbfs_destroy(void *data, struct vmmem_mapping *m)
 			  (off_t)m->length);
 	munmap(m->addr, m->length);
 	close(m->fd);
+	/* The region never existed: a file made for it goes too, keep=on or not. */
+	if ((m->flags & VMMEM_MAPPING_ABANDONED) && priv->created[0])
+		unlink(priv->created);
 	core->free(priv);
 }
 
