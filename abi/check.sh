@@ -4,14 +4,21 @@
 #        abi/check.sh check SOURCE_DIR WORK_DIR BASELINE_DUMP
 #
 # Builds libvmmem.so on its own in WORK_DIR with -g -Og (abi-dumper wants unoptimised debug
-# info; the presets' -O2 loses parameters and inlines), dumps its ABI with abi-dumper over
-# the public headers (include/vmmem.h, include/vmmem/*.h incl. provider.h, and the generated
-# vmmem/version.h), then:
-#   dump:  writes the dump to OUT_DUMP (how abi/libvmmem-<version>.dump baselines are made);
-#   check: compares it with BASELINE_DUMP by abi-compliance-checker and fails on any binary
-#          or source compatibility problem (report: WORK_DIR/compat_reports/).
-# Exit status: 0 compatible, 1 problems or failure, 77 abi-dumper or abi-compliance-checker
-# is not installed. CC picks the compiler (default cc).
+# info; the presets' -O2 loses parameters and inlines), dumps its ABI with abi-dumper and
+# with libabigail's abidw over the public headers (include/vmmem.h, include/vmmem/*.h incl.
+# provider.h, and the generated vmmem/version.h), then:
+#   dump:  writes OUT_DUMP (abi-dumper) and OUT_DUMP with .abi for .dump (abidw): how the
+#          abi/libvmmem-<version>.{dump,abi} baselines are made;
+#   check: three independent comparisons with the baseline, each of which fails the check:
+#          1. abi-compliance-checker on both dumps after abi/normalize-dump.pl has dropped
+#             what describes a function body (parameter registers and stack slots, source
+#             lines): any binary or source compatibility problem (WORK_DIR/compat_reports/);
+#          2. abidiff against BASELINE_DUMP's .abi twin: any change but added functions;
+#          3. every baseline symbol still exported under the same version node;
+#          4. every public enum value and numeric flag of the baseline unchanged
+#             (abi/constants.py; the tools above do not see enums no signature names).
+# Exit status: 0 compatible, 1 an incompatibility, 2 the check itself failed (build, tool
+# error), 77 a tool is not installed. CC picks the compiler (default cc).
 set -euo pipefail
 
 mode=${1:-} src=${2:-} work=${3:-} dump_arg=${4:-}
@@ -19,11 +26,12 @@ if [[ ! $mode =~ ^(dump|check)$ || -z $src || -z $work || -z $dump_arg ]]; then
   echo "usage: $0 dump|check SOURCE_DIR WORK_DIR DUMP" >&2
   exit 1
 fi
-need=(abi-dumper)
-[[ $mode == check ]] && need+=(abi-compliance-checker)
+need=(abi-dumper abidw)
+[[ $mode == check ]] && need+=(abi-compliance-checker abidiff)
 for tool in "${need[@]}"; do
   if ! command -v "$tool" >/dev/null; then
-    echo "abi-check: $tool is not installed (apt-get install abi-dumper abi-compliance-checker)"
+    echo "abi-check: $tool is not installed" \
+         "(apt-get install abi-dumper abi-compliance-checker abigail-tools)"
     exit 77
   fi
 done
@@ -37,10 +45,10 @@ build=$work/build
 cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=None -DCMAKE_C_FLAGS="-g -Og" \
   -DCMAKE_C_COMPILER="${CC:-cc}" -DBUILD_TESTING=OFF -DVMMEM_BUILD_BENCH=OFF \
   -DVMMEM_BUILD_EXAMPLES=OFF -DVMMEM_WERROR=OFF >"$work/configure.log" 2>&1 ||
-  { cat "$work/configure.log"; exit 1; }
-cmake --build "$build" --target vmmem >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+  { cat "$work/configure.log"; exit 2; }
+cmake --build "$build" --target vmmem >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 2; }
 lib=$(find "$build" -name 'libvmmem.so.*.*.*' -type f | head -n 1)
-[[ -n $lib ]] || { echo "abi-check: no libvmmem.so.X.Y.Z under $build"; exit 1; }
+[[ -n $lib ]] || { echo "abi-check: no libvmmem.so.X.Y.Z under $build"; exit 2; }
 version=${lib##*/libvmmem.so.}
 
 # 2. The public headers as installed: include/ plus the generated vmmem/version.h.
@@ -51,27 +59,96 @@ cp "$src/include/vmmem.h" "$headers/"
 cp "$src"/include/vmmem/*.h "$headers/vmmem/"
 cp "$build/include/vmmem/version.h" "$headers/vmmem/"
 
-# 3. Dump.
+# 3. Dump, with both tools.
 if [[ $mode == dump ]]; then
   out=$dump_arg
 else
   out=$work/libvmmem-current.dump
 fi
+abi_out=${out%.dump}.abi
+consts_out=${out%.dump}.constants
 abi-dumper "$lib" -o "$out" -lver "$version" -public-headers "$headers" >"$work/dump.log" 2>&1 ||
-  { cat "$work/dump.log"; exit 1; }
+  { cat "$work/dump.log"; exit 2; }
+abidw --headers-dir "$headers" --drop-private-types --no-corpus-path "$lib" \
+  --out-file "$abi_out" >"$work/abidw.log" 2>&1 || { cat "$work/abidw.log"; exit 2; }
+python3 "$(dirname "$0")/constants.py" "$headers" "${CC:-cc}" >"$consts_out" || exit 2
 if [[ $mode == dump ]]; then
-  echo "abi-check: ABI of libvmmem $version dumped to $out"
+  echo "abi-check: ABI of libvmmem $version dumped to $out, $abi_out and $consts_out"
   exit 0
 fi
 
-# 4. Compare. abi-compliance-checker: 0 compatible, 1 incompatible, other codes errors.
 baseline=$dump_arg
-[[ -f $baseline ]] || { echo "abi-check: no baseline $baseline"; exit 1; }
+baseline_abi=${baseline%.dump}.abi
+baseline_consts=${baseline%.dump}.constants
+for f in "$baseline" "$baseline_abi" "$baseline_consts"; do
+  [[ -f $f ]] || { echo "abi-check: no baseline $f"; exit 2; }
+done
+status=0
+
+# 4a. abi-compliance-checker over the normalised dumps: 0 compatible, 1 incompatible.
+here=$(cd "$(dirname "$0")" && pwd)
+perl "$here/normalize-dump.pl" "$baseline" "$work/baseline.norm.dump" || exit 2
+perl "$here/normalize-dump.pl" "$out" "$work/current.norm.dump" || exit 2
 rc=0
-(cd "$work" && abi-compliance-checker -l vmmem -old "$baseline" -new "$out") || rc=$?
+(cd "$work" && abi-compliance-checker -l vmmem -old "$work/baseline.norm.dump" \
+  -new "$work/current.norm.dump" >"$work/acc.log" 2>&1) || rc=$?
 case $rc in
-  0) echo "abi-check: libvmmem $version is binary and source compatible with $baseline" ;;
-  1) echo "abi-check: INCOMPATIBLE with $baseline; see the report under $work/compat_reports/" ;;
-  *) echo "abi-check: abi-compliance-checker failed (exit $rc)" ;;
+  0) echo "abi-check: abi-compliance-checker: compatible" ;;
+  1) echo "abi-check: abi-compliance-checker: INCOMPATIBLE; report under $work/compat_reports/"
+     grep -E "problems|Problems|Verdict|Binary|Source" "$work/acc.log" | sed 's/^/  /'
+     status=1 ;;
+  *) cat "$work/acc.log"; echo "abi-check: abi-compliance-checker failed (exit $rc)"; exit 2 ;;
 esac
-[[ $rc -eq 0 ]] || exit 1
+
+# 4b. abidiff: exit bits 1 error, 2 usage, 4 ABI change, 8 incompatible change. Added
+# functions and variables are what a minor release may bring, so they are not reported.
+rc=0
+abidiff --no-added-syms --headers-dir1 "$headers" --headers-dir2 "$headers" \
+  "$baseline_abi" "$abi_out" >"$work/abidiff.log" 2>&1 || rc=$?
+if (( rc & 3 )); then
+  cat "$work/abidiff.log"; echo "abi-check: abidiff failed (exit $rc)"; exit 2
+elif (( rc )); then
+  echo "abi-check: abidiff: INCOMPATIBLE (exit $rc); full report in $work/abidiff.log"
+  sed -n '1,40p' "$work/abidiff.log" | sed 's/^/  /'
+  status=1
+else
+  echo "abi-check: abidiff: compatible"
+fi
+
+# 4c. Symbol versions: binaries record symbol@NODE, so every baseline symbol must still be
+# exported in the same node (abi/libvmmem.map: never move or remove one).
+perl -e 'our $VAR1; do $ARGV[0] or die "$ARGV[0]: $@"; print "$_\n" for sort values %{$VAR1->{SymbolVersion}}' \
+  "$(cd "$(dirname "$baseline")" && pwd)/$(basename "$baseline")" | sed 's/@@*/@/' | sort -u \
+  >"$work/baseline.versions" ||
+  exit 2
+readelf --dyn-syms --wide "$lib" | awk '$7 != "UND" && $8 ~ /@/ { print $8 }' | sed 's/@@*/@/' |
+  sort -u >"$work/current.versions"
+missing=$(comm -23 "$work/baseline.versions" "$work/current.versions")
+if [[ -n $missing ]]; then
+  echo "abi-check: symbol versions: INCOMPATIBLE; baseline symbols not exported in their node:"
+  echo "$missing" | sed 's/^/  /'
+  status=1
+else
+  echo "abi-check: symbol versions: every baseline symbol in its node"
+fi
+
+# 4d. Public integer constants (enum values, flags): the tools above do not see enums that
+# no function signature names, and binaries carry these values as literals.
+changed=$(comm -23 <(sort "$baseline_consts") <(sort "$consts_out"))
+if [[ -n $changed ]]; then
+  echo "abi-check: constants: INCOMPATIBLE; baseline values missing or changed:"
+  echo "$changed" | while read -r name value; do
+    now=$(awk -v n="$name" '$1 == n { print $2 }' "$consts_out")
+    echo "  $name: $value in the baseline, ${now:-gone} now"
+  done
+  status=1
+else
+  echo "abi-check: constants: every baseline value unchanged"
+fi
+
+if (( status )); then
+  echo "abi-check: libvmmem $version is INCOMPATIBLE with $baseline"
+else
+  echo "abi-check: libvmmem $version is binary and source compatible with $baseline"
+fi
+exit $status

@@ -7,7 +7,8 @@
 #
 # abi/check.sh builds its own -g -Og copy of libvmmem.so in ${PROJECT_BINARY_DIR}/abi (the
 # presets' optimised builds are not what abi-dumper wants), dumps it over the public headers
-# and runs abi-compliance-checker; it exits 77 when the tools are not installed.
+# and compares it four ways (abi-compliance-checker on normalised dumps, abidiff, symbol
+# version nodes, public constants); it exits 77 when the tools are not installed.
 set(VMMEM_ABI_BASELINE "${PROJECT_SOURCE_DIR}/abi/libvmmem-1.0.0.dump" CACHE FILEPATH
     "abi-dumper baseline the abi-check target and abi_compliance test compare with")
 set(VMMEM_ABI_WORK_DIR "${PROJECT_BINARY_DIR}/abi")
@@ -34,4 +35,22 @@ if(BUILD_TESTING)
   # RUN_SERIAL: the nested build shares the machine's cores with the rest of ctest -j.
   set_tests_properties(abi_compliance PROPERTIES LABELS "abi" TIMEOUT 600
     SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+
+  # The gate proved both ways on scratch copies of the tree (tests/abi_gate_test.py):
+  # harmless body changes pass, each kind of real break fails. Once per machine is enough:
+  # only in builds without sanitizers (the copies are built -g -Og regardless).
+  find_package(Python3 COMPONENTS Interpreter)
+  if(Python3_Interpreter_FOUND AND NOT CMAKE_C_FLAGS MATCHES "sanitize")
+    foreach(case IN ITEMS body_changed locals_reordered struct_field_added
+                          struct_fields_reordered struct_field_resized parameter_type_changed
+                          symbol_removed enum_value_changed provider_table_member_moved
+                          symbol_moved_between_nodes)
+      add_test(NAME abi_gate_${case}
+        COMMAND ${CMAKE_COMMAND} -E env CC=${CMAKE_C_COMPILER}
+                ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/abi_gate_test.py
+                ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/abi-gate ${case})
+      set_tests_properties(abi_gate_${case} PROPERTIES LABELS "abi;abi-gate" TIMEOUT 600
+        SKIP_RETURN_CODE 77)
+    endforeach()
+  endif()
 endif()

@@ -6,7 +6,8 @@
 #     hugetlb-memfd tests run instead of skipping (needs root; skipped with a note if not).
 set -euo pipefail
 packages=(build-essential cmake pkg-config check valgrind clang libclang-rt-14-dev
-          qemu-system-x86 cpio python3 doxygen abi-dumper abi-compliance-checker)
+          qemu-system-x86 cpio python3 doxygen abi-dumper abi-compliance-checker
+          abigail-tools)
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 missing=()
