@@ -2,6 +2,8 @@
 /* Sharing regions with other processes: vhost-user descriptors out, verified imports in. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -37,9 +39,11 @@ vmmem_region_to_vhost(const struct vmmem_region *r, struct vmmem_vhost_region *o
 	return 0;
 }
 
-/* Everything that can be checked before mapping: size, seals. */
+/* Everything that can be checked before mapping: size, seals. The seals are read first:
+ * once F_SEAL_SHRINK is on it stays on, so a size read after it is a lower bound for good.
+ * (Size first let a peer shrink the file and then seal it between the two checks.) */
 static int check_import(const struct vmmem_vhost_region *d, int fd, uint32_t flags,
-			uint64_t *page_size)
+			uint64_t *page_size, bool *hugetlb)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -57,21 +61,35 @@ static int check_import(const struct vmmem_vhost_region *d, int fd, uint32_t fla
 		return vmm_err(-EOVERFLOW, "import: file range 0x%llx + 0x%llx passes 2^63 - 1",
 			       (unsigned long long)d->mmap_offset,
 			       (unsigned long long)d->memory_size);
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 && !(flags & VMMEM_IMPORT_ALLOW_UNSEALED)) {
+		/* Say what failed: EINVAL is a file that cannot carry seals (not a memfd),
+		 * EBADF an fd that is not open or was opened with O_PATH. */
+		int err = errno;
+
+		return vmm_err(err == EINVAL ? VMMEM_E_NOT_SEALED : -err,
+			       "import: fd %d: F_GET_SEALS failed: %s%s", fd, strerror(err),
+			       err == EINVAL ? " (not a memfd: it cannot be sealed against "
+					       "shrinking; VMMEM_IMPORT_ALLOW_UNSEALED accepts it)"
+			       : err == EBADF ? " (not open, or an O_PATH descriptor)" : "");
+	}
+	if (!(flags & VMMEM_IMPORT_ALLOW_UNSEALED) && !(seals & F_SEAL_SHRINK))
+		return vmm_err(VMMEM_E_NOT_SEALED,
+			       "import: fd %d is not sealed against shrinking (F_SEAL_SHRINK); a peer "
+			       "could truncate it under us (VMMEM_IMPORT_ALLOW_UNSEALED accepts it)",
+			       fd);
 	if (fstat(fd, &st) < 0)
 		return vmm_err(-errno, "import: fstat(%d): %m", fd);
+	if (!S_ISREG(st.st_mode))
+		return vmm_err(-EINVAL, "import: fd %d is not a regular file or memfd", fd);
 	if ((uint64_t)st.st_size < d->mmap_offset + d->memory_size)
 		return vmm_err(VMMEM_E_FILE_TOO_SHORT,
 			       "import: fd %d is 0x%llx bytes, the region needs 0x%llx + 0x%llx", fd,
 			       (unsigned long long)st.st_size, (unsigned long long)d->mmap_offset,
 			       (unsigned long long)d->memory_size);
-	seals = fcntl(fd, F_GET_SEALS);
-	if (!(flags & VMMEM_IMPORT_ALLOW_UNSEALED) && (seals < 0 || !(seals & F_SEAL_SHRINK)))
-		return vmm_err(VMMEM_E_NOT_SEALED,
-			       "import: fd %d is not sealed against shrinking (F_SEAL_SHRINK); a peer "
-			       "could truncate it under us (VMMEM_IMPORT_ALLOW_UNSEALED accepts it)",
-			       fd);
 	*page_size = vmm_host_page_size();
-	if (fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == HUGETLBFS_MAGIC)
+	*hugetlb = fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == HUGETLBFS_MAGIC;
+	if (*hugetlb)
 		*page_size = (uint64_t)sfs.f_bsize;
 	return 0;
 }
@@ -82,6 +100,7 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		    uint32_t flags)
 {
 	uint64_t page_size = 0, map_offset, in_map, map_len;
+	bool hugetlb = false;
 	int rc, dup_fd;
 	void *p;
 
@@ -91,7 +110,7 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 	VMM_CHECK_ARG(!(flags & ~VMMEM_IMPORT_FLAGS_ALL));
 	if (fd < 0)
 		return vmm_err(-EBADF, "import: file descriptor %d is negative", fd);
-	rc = check_import(desc, fd, flags, &page_size);
+	rc = check_import(desc, fd, flags, &page_size, &hugetlb);
 	if (rc)
 		return rc;
 	/* mmap needs a page-aligned offset (huge-page aligned on hugetlbfs): map from the
@@ -100,12 +119,23 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 	in_map = desc->mmap_offset - map_offset;
 	/* Whole pages: hugetlb mappings are made and unmapped in huge pages. */
 	map_len = (desc->memory_size + in_map + page_size - 1) & ~(page_size - 1);
+	/* Huge pages are reserved at mmap unless MAP_NORESERVE: a hugetlb file the peer never
+	 * populated would otherwise SIGBUS at the first touch once the pool ran dry. The
+	 * reservation is made here or the import fails (shmem needs none: it is accounted by
+	 * the file). */
 	p = mmap(NULL, map_len,
 		 (flags & VMMEM_IMPORT_READ_ONLY) ? PROT_READ : PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_NORESERVE, fd, (off_t)map_offset);
-	if (p == MAP_FAILED)
+		 MAP_SHARED | (hugetlb ? 0 : MAP_NORESERVE), fd, (off_t)map_offset);
+	if (p == MAP_FAILED) {
+		if (hugetlb && errno == ENOMEM)
+			return vmm_err(-ENOMEM,
+				       "import: fd %d: cannot reserve 0x%llx bytes of %llu KiB huge "
+				       "pages for the region (not enough free huge pages)",
+				       fd, (unsigned long long)map_len,
+				       (unsigned long long)(page_size >> 10));
 		return vmm_err(-errno, "import: mmap of fd %d at 0x%llx for 0x%llx bytes: %m", fd,
 			       (unsigned long long)map_offset, (unsigned long long)map_len);
+	}
 	/* Guest memory in a crash dump only costs space and leaks guest data. */
 	if (madvise(p, map_len, MADV_DONTDUMP) < 0) {
 		rc = vmm_err(-errno, "import: madvise(MADV_DONTDUMP) on the mapping of fd %d: %m",

@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -653,6 +655,80 @@ START_TEST(test_hugetlb_peer_unsealed_refused)
 }
 END_TEST
 
+/* A hostile peer's hugetlb memfd: sealed, never populated (no pages, no reservation).
+ * Made in a real second process and passed over a socket. */
+static int peer_unpopulated_hugetlb_memfd(uint64_t size)
+{
+	int sv[2], fd = -1, status;
+	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+			      .msg_controllen = sizeof(cbuf) };
+	pid_t pid;
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int mfd = memfd_create("peer", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_HUGETLB);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+
+		if (mfd < 0 || ftruncate(mfd, (off_t)size) < 0 ||
+		    fcntl(mfd, F_ADD_SEALS, SEAL_ALL) < 0)
+			_exit(2);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &mfd, sizeof(int));
+		_exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 3);
+	}
+	close(sv[1]);
+	struct cmsghdr *got;
+
+	ck_assert_int_eq(recvmsg(sv[0], &msg, 0), 1);
+	got = CMSG_FIRSTHDR(&msg);
+	if (!got)
+		ck_abort_msg("peer sent no fd");
+	else
+		memcpy(&fd, CMSG_DATA(got), sizeof(int));
+	close(sv[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "peer: 0x%x",
+		      (unsigned int)status);
+	return fd;
+}
+
+/* The import reserves the huge pages it maps, or fails: no SIGBUS at first touch later. */
+START_TEST(test_hugetlb_import_reserves)
+{
+	uint64_t big = too_many_pages_size();
+	struct vmmem_vhost_region d = { .memory_size = big };
+	struct vmmem_region *r = (struct vmmem_region *)1;
+	struct vmmem_memory *m;
+	long rsvd;
+	int fd = peer_unpopulated_hugetlb_memfd(big);
+
+	/* More than the pool can ever hold: refused at import, with a message saying why. */
+	ck_assert_int_eq(vmmem_region_import(&r, &d, fd, 0), -ENOMEM);
+	ck_assert_ptr_null(r);
+	ck_assert_ptr_nonnull(strstr(vmmem_errormsg(), "huge pages"));
+	close(fd);
+
+	/* Two pages: imported with both reserved, then touched safely. */
+	fd = peer_unpopulated_hugetlb_memfd(2 * HPS);
+	d.memory_size = 2 * HPS;
+	rsvd = read_long(HP_SYSFS "resv_hugepages");
+	r = import_ok(&d, fd, 0);
+	ck_assert_int_eq(read_long(HP_SYSFS "resv_hugepages"), rsvd + 2);
+	m = memory_of(&r, 1);
+	pm_fill(m, 0, 2 * HPS, 77);
+	pm_expect(m, 0, 2 * HPS, 77, "imported unpopulated hugetlb memfd");
+	vmmem_memory_unref(m);
+	vmmem_region_unref(r);
+	close(fd);
+}
+END_TEST
+
 static Suite *hugetlb_suite(void)
 {
 	Suite *s = suite_create("hugetlb");
@@ -683,6 +759,7 @@ static Suite *hugetlb_suite(void)
 	tcase_add_test(tc, test_hugetlb_import_memfd);
 	tcase_add_test(tc, test_hugetlb_import_offset);
 	tcase_add_test(tc, test_hugetlb_import_unmaps);
+	tcase_add_test(tc, test_hugetlb_import_reserves);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("peer");

@@ -52,20 +52,33 @@ VMMEM_EXPORT int vmmem_region_to_vhost(const struct vmmem_region *r,
 /**
  * @brief Build a region from a received fd and its vhost-user descriptor.
  *
- * Checks, in order: arguments; size and overflow of gpa + size and offset + size; fstat size
- * >= mmap_offset + memory_size; F_GET_SEALS includes F_SEAL_SHRINK (unless
- * ::VMMEM_IMPORT_ALLOW_UNSEALED). Then maps MAP_SHARED from mmap_offset rounded down to the
- * file's page size (huge pages on hugetlbfs), with MADV_DONTDUMP. The region keeps its own
- * duplicate of @p fd; the caller may close @p fd.
+ * Checks, in order: arguments; size and overflow of gpa + size and offset + size;
+ * F_GET_SEALS includes F_SEAL_SHRINK (unless ::VMMEM_IMPORT_ALLOW_UNSEALED); the fd is a
+ * regular file (or memfd); fstat size >= mmap_offset + memory_size. The seals are read
+ * before the size: a sealed file cannot shrink after it was measured, so a peer cannot
+ * shrink and then seal it between the checks. Then maps MAP_SHARED from mmap_offset rounded
+ * down to the file's page size (huge pages on hugetlbfs, where the mapping reserves its
+ * huge pages, so a file the peer never populated cannot SIGBUS at first touch when the pool
+ * runs dry), with MADV_DONTDUMP. The region keeps its own duplicate of @p fd; the caller
+ * may close @p fd.
+ *
+ * What seals cannot prevent: a peer may still punch holes (FALLOC_FL_PUNCH_HOLE) in a
+ * sealed file. On shmem the hole reads back as zeroes; on hugetlb it also drops the
+ * reservation, and a later touch can SIGBUS if the pool is empty by then. Memory from a
+ * peer that is not trusted with that must be treated like unsealed memory (docs/DECISIONS.md).
  * @param[out] out the region with one reference; NULL on failure (nothing stays mapped).
  * @return 0, or
- * @retval -EINVAL                 NULL argument or unknown @p flags
+ * @retval -EINVAL                 NULL argument or unknown @p flags, or the fd is not a
+ *                                 regular file (a pipe, socket, directory)
  * @retval -EBADF                  @p fd is not an open descriptor
  * @retval VMMEM_E_ZERO_SIZE       memory_size is 0
  * @retval -EOVERFLOW              gpa + size passes 2^64 - 1 or offset + size passes 2^63 - 1
  * @retval VMMEM_E_FILE_TOO_SHORT  the file is shorter than mmap_offset + memory_size
- * @retval VMMEM_E_NOT_SEALED      the file is not sealed with F_SEAL_SHRINK
- * @retval -errno                  fstat, fcntl or mmap failed
+ * @retval VMMEM_E_NOT_SEALED      the file is not sealed with F_SEAL_SHRINK, or cannot carry
+ *                                 seals at all (F_GET_SEALS: EINVAL; the message says so)
+ * @retval -ENOMEM                 hugetlb: not enough free huge pages to reserve the region
+ * @retval -errno                  fstat, fcntl (EBADF: also an O_PATH fd), mmap or madvise
+ *                                 failed
  * @par Thread safety
  * MT-Safe.
  * @since 1.0
