@@ -59,3 +59,9 @@ install(CODE "
                  \"${PROJECT_BINARY_DIR}/pkgconfig/vmmem.pc\" @ONLY)")
 install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/vmmem.pc"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+
+# The licence texts (the sources say "Apache-2.0 OR BSD-3-Clause"; Apache-2.0 requires the
+# text to travel with the binaries), in REUSE layout under the documentation directory.
+install(FILES "${PROJECT_SOURCE_DIR}/LICENSES/Apache-2.0.txt"
+              "${PROJECT_SOURCE_DIR}/LICENSES/BSD-3-Clause.txt"
+        DESTINATION "${CMAKE_INSTALL_DOCDIR}/LICENSES")

@@ -76,8 +76,9 @@ static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 		.n_options = (uint32_t)p->n_options,
 	};
 	rc = p->ops.create(p->desc.provider_data, &params, &m);
-	if (rc > 0)
-		rc = -EIO;
+	if (rc > 0) /* not a valid answer: say so rather than leave a stale message */
+		rc = vmm_err(-EIO, "provider %s: create returned %d, not 0 or a negative error",
+			     p->desc.name, rc);
 	if (rc)
 		goto out;
 	rc = check_mapping(p, &m, cr->size);

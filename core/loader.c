@@ -6,8 +6,9 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
-#include <libgen.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,9 @@
 #include "error.h"
 #include "util.h"
 
-#ifndef VMMEM_PROVIDER_DIR
-#error "VMMEM_PROVIDER_DIR (the install directory of provider plugins) must be defined"
+#if !defined(VMMEM_PROVIDER_DIR) || !defined(VMMEM_PROVIDER_RELDIR) || \
+	!defined(VMMEM_BUILD_LIBDIR) || !defined(VMMEM_PROVIDER_BUILD_DIR)
+#error "the provider directories must be defined (core/CMakeLists.txt)"
 #endif
 
 #define PLUGIN_PREFIX "libvmmem-"
@@ -41,6 +43,33 @@ vmmem_ctx_set_search_path(struct vmmem_ctx *ctx, const char *path)
 	return 0;
 }
 
+/* The plugins installed with this very libvmmem.so: the directory it was loaded from (as
+ * the dynamic linker found it) plus the build-time path from the library directory to the
+ * provider directory. From the build tree: the build's provider directory. If the library
+ * cannot tell where it is: the configure-time install directory. Found once. */
+static char default_dir[PATH_MAX];
+static pthread_once_t default_dir_once = PTHREAD_ONCE_INIT;
+
+static void find_default_dir(void)
+{
+	char lib[PATH_MAX], build[PATH_MAX];
+	Dl_info info;
+	char *slash;
+
+	snprintf(default_dir, sizeof(default_dir), "%s", VMMEM_PROVIDER_DIR);
+	if (!dladdr((void *)find_default_dir, &info) || !info.dli_fname ||
+	    !realpath(info.dli_fname, lib) || !(slash = strrchr(lib, '/')))
+		return;
+	*slash = '\0';
+	if (realpath(VMMEM_BUILD_LIBDIR, build) && !strcmp(lib, build))
+		snprintf(default_dir, sizeof(default_dir), "%s", VMMEM_PROVIDER_BUILD_DIR);
+	else if (VMMEM_PROVIDER_RELDIR[0] == '/')
+		snprintf(default_dir, sizeof(default_dir), "%s", VMMEM_PROVIDER_RELDIR);
+	else if (snprintf(default_dir, sizeof(default_dir), "%s/%s", lib, VMMEM_PROVIDER_RELDIR) >=
+		 (int)sizeof(default_dir))
+		snprintf(default_dir, sizeof(default_dir), "%s", VMMEM_PROVIDER_DIR);
+}
+
 /* The effective search path, malloc'd. Called with the lock held. */
 static char *search_path_locked(const struct vmmem_ctx *ctx)
 {
@@ -49,13 +78,14 @@ static char *search_path_locked(const struct vmmem_ctx *ctx)
 
 	if (ctx->search_path)
 		return strdup(ctx->search_path);
+	pthread_once(&default_dir_once, find_default_dir);
 	env = secure_getenv("VMMEM_PROVIDER_PATH");
 	if (env && *env) {
-		if (asprintf(&s, "%s:%s", env, VMMEM_PROVIDER_DIR) < 0)
+		if (asprintf(&s, "%s:%s", env, default_dir) < 0)
 			s = NULL;
 		return s;
 	}
-	return strdup(VMMEM_PROVIDER_DIR);
+	return strdup(default_dir);
 }
 
 int
@@ -78,46 +108,114 @@ vmmem_ctx_search_path(struct vmmem_ctx *ctx, char *buf, size_t size)
 
 /* ---- loading ---- */
 
-/* Refuse files and directories that someone other than their owner (root or us) may
- * write: loading code from them would run another user's code in this process. */
-static int check_owner(const char *path, const char *what)
+/*
+ * What may hold code this process runs. A plugin file and the directory it is in: owned by
+ * root or by us, writable by nobody else. Every ancestor of that directory up to /: owned by
+ * root or by us, and not writable by others unless sticky (like /tmp, where others cannot
+ * rename or remove what is ours). The checks run on open descriptors, and the file loaded is
+ * the one checked (through /proc/self/fd), so nothing can be swapped in between.
+ */
+static int unsafe(const struct stat *st, bool sticky_ok, const char *what, const char *name)
 {
-	struct stat st;
+	bool foreign = st->st_uid != 0 && st->st_uid != geteuid();
+	bool writable = (st->st_mode & (S_IWGRP | S_IWOTH)) != 0;
 
-	if (stat(path, &st) < 0)
-		return vmm_err(-errno, "provider %s %s: %m", what, path);
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) || (st.st_uid != 0 && st.st_uid != geteuid()))
+	if (writable && sticky_ok && (st->st_mode & S_ISVTX))
+		writable = false;
+	if (!foreign && !writable)
+		return 0;
+	if (foreign && writable)
 		return vmm_err(VMMEM_E_PROVIDER_UNSAFE,
-			       "provider %s %s is writable by others or owned by uid %u: refused",
-			       what, path, (unsigned int)st.st_uid);
-	return 0;
+			       "provider %s %s is owned by uid %u and writable by group or others: "
+			       "refused", what, name, (unsigned int)st->st_uid);
+	if (foreign)
+		return vmm_err(VMMEM_E_PROVIDER_UNSAFE,
+			       "provider %s %s is owned by uid %u, neither root nor this process's "
+			       "uid %u: refused", what, name, (unsigned int)st->st_uid,
+			       (unsigned int)geteuid());
+	return vmm_err(VMMEM_E_PROVIDER_UNSAFE,
+		       "provider %s %s is writable by group or others (mode %04o): refused", what,
+		       name, (unsigned int)(st->st_mode & 07777));
 }
 
-static int check_plugin_path(const char *path)
+/* Check directory @fd (named @dir in messages) and each of its ancestors up to /. */
+static int check_dir_chain(int fd, const char *dir)
 {
-	char dir[PATH_MAX];
-	int rc = check_owner(path, "plugin");
+	struct stat st, up;
+	int cur = fd, rc;
 
-	if (rc)
-		return rc;
-	snprintf(dir, sizeof(dir), "%s", path);
-	return check_owner(dirname(dir), "directory");
+	if (fstat(fd, &st) < 0)
+		return vmm_err(-errno, "provider directory %s: %m", dir);
+	rc = unsafe(&st, false, "directory", dir);
+	for (unsigned int depth = 1; rc == 0; depth++) {
+		int parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (parent < 0) {
+			rc = vmm_err(-errno, "provider directory %s: opening its ancestor %u: %m", dir,
+				     depth);
+			break;
+		}
+		if (cur != fd)
+			close(cur);
+		cur = parent;
+		if (fstat(cur, &up) < 0) {
+			rc = vmm_err(-errno, "provider directory %s: ancestor %u: %m", dir, depth);
+			break;
+		}
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			break; /* ".." of / is / */
+		st = up;
+		char what[48];
+
+		snprintf(what, sizeof(what), "directory (ancestor %u of)", depth);
+		rc = unsafe(&st, true, what, dir);
+	}
+	if (cur != fd)
+		close(cur);
+	return rc;
 }
 
-/* Load one plugin file. Called with the lock held. */
-static int load_file_locked(struct vmmem_ctx *ctx, const char *path)
+/* Load plugin @name (a file name) from directory @dirfd (named @dir). Context lock held.
+ * Returns 0, a negative error, or -ENOENT without a message when there is no such file. */
+static int load_file_locked(struct vmmem_ctx *ctx, int dirfd, const char *dir, const char *name)
 {
+	char path[PATH_MAX], why[256];
 	struct vmm_plugin *plugin;
 	vmmem_provider_init_fn *init;
-	char why[256];
+	struct stat st;
 	void *dl;
-	int rc = check_plugin_path(path);
+	int fd, rc;
 
-	if (rc)
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return vmm_err(-ENAMETOOLONG, "provider plugin path %s/%s is too long", dir, name);
+	/* O_PATH: nothing is read yet, so a FIFO cannot block us; O_NOFOLLOW: see DECISIONS.md. */
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return vmm_err(-errno, "provider plugin %s: %m", path);
+	}
+	rc = fstat(fd, &st) < 0 ? vmm_err(-errno, "provider plugin %s: %m", path) : 0;
+	if (rc == 0 && S_ISLNK(st.st_mode)) /* O_PATH | O_NOFOLLOW opens the link itself */
+		rc = vmm_err(VMMEM_E_PROVIDER_UNSAFE,
+			     "provider plugin %s is a symbolic link: refused (install the file "
+			     "itself)", path);
+	else if (rc == 0 && !S_ISREG(st.st_mode))
+		rc = vmm_err(VMMEM_E_PROVIDER_UNSAFE,
+			     "provider plugin %s is not a regular file: refused", path);
+	if (rc == 0)
+		rc = unsafe(&st, false, "plugin", path);
+	if (rc == 0)
+		rc = check_dir_chain(dirfd, dir);
+	if (rc) {
+		close(fd);
 		return rc;
-	dl = vmm_plugin_dlopen(path, why, sizeof(why));
+	}
+	dl = vmm_plugin_dlopen_fd(fd, why, sizeof(why));
+	close(fd);
 	if (!dl)
-		return vmm_err(VMMEM_E_PROVIDER_LOAD, "cannot load provider plugin: %s", why);
+		return vmm_err(VMMEM_E_PROVIDER_LOAD, "cannot load provider plugin %s: %s", path,
+			       why);
 	*(void **)&init = dlsym(dl, VMMEM_PROVIDER_ENTRY_NAME);
 	if (!init) {
 		vmm_plugin_dlclose(dl);
@@ -135,6 +233,18 @@ static int load_file_locked(struct vmmem_ctx *ctx, const char *path)
 	plugin->refs = 1;
 	plugin->dl = dl;
 	return vmm_registry_run_init(ctx, plugin, init);
+}
+
+/* A search-path directory, opened for reading; -ENOENT (no message) if it is not there. */
+static int open_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENOTDIR)
+		return -ENOENT; /* a missing directory on the path is normal */
+	return vmm_err(-errno, "cannot read provider directory %s: %m", dir);
 }
 
 /* Call @fn for each directory of the search path until it returns non-zero. */
@@ -160,15 +270,20 @@ struct load_by_name {
 static int try_dir_for_name(struct vmmem_ctx *ctx, const char *dir, void *arg)
 {
 	struct load_by_name *l = arg;
-	char path[PATH_MAX];
+	char file[VMM_PROVIDER_NAME_MAX + sizeof(PLUGIN_PREFIX PLUGIN_SUFFIX)];
+	int dirfd = open_dir(dir), rc;
 
-	if (snprintf(path, sizeof(path), "%s/" PLUGIN_PREFIX "%s" PLUGIN_SUFFIX, dir, l->name) >=
-	    (int)sizeof(path))
+	if (dirfd == -ENOENT)
 		return 0;
-	if (access(path, F_OK) != 0)
+	if (dirfd < 0)
+		return dirfd;
+	snprintf(file, sizeof(file), PLUGIN_PREFIX "%s" PLUGIN_SUFFIX, l->name);
+	rc = load_file_locked(ctx, dirfd, dir, file);
+	close(dirfd);
+	if (rc == -ENOENT)
 		return 0;
 	l->tried = true;
-	return load_file_locked(ctx, path) ?: 1; /* the first file found decides */
+	return rc ?: 1; /* the first file found decides */
 }
 
 int
@@ -215,19 +330,28 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 {
 	size_t *failed = arg;
 	struct dirent *e;
-	DIR *d = opendir(dir);
+	int dirfd = open_dir(dir), listfd;
+	DIR *d;
 
+	if (dirfd == -ENOENT)
+		return 0;
+	if (dirfd < 0) { /* one we cannot read is a failure, not the end of the search */
+		(*failed)++;
+		return 0;
+	}
+	listfd = dup(dirfd);
+	d = listfd >= 0 ? fdopendir(listfd) : NULL;
 	if (!d) {
-		/* A missing directory on the path is normal; one we cannot read is not. */
-		if (errno == ENOENT || errno == ENOTDIR)
-			return 0;
 		vmm_err(-errno, "cannot read provider directory %s: %m", dir);
+		if (listfd >= 0)
+			close(listfd);
+		close(dirfd);
 		(*failed)++;
 		return 0;
 	}
 	while ((e = readdir(d))) {
 		size_t len = strlen(e->d_name), pre = strlen(PLUGIN_PREFIX), suf = strlen(PLUGIN_SUFFIX);
-		char name[VMM_PROVIDER_NAME_MAX + 1], path[PATH_MAX];
+		char name[VMM_PROVIDER_NAME_MAX + 1];
 
 		if (len <= pre + suf || len - pre - suf > VMM_PROVIDER_NAME_MAX ||
 		    strncmp(e->d_name, PLUGIN_PREFIX, pre) ||
@@ -237,12 +361,11 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 		name[len - pre - suf] = '\0';
 		if (!vmm_provider_name_valid(name) || vmm_registry_find_locked(ctx, name))
 			continue;
-		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
-			continue;
-		if (load_file_locked(ctx, path))
+		if (load_file_locked(ctx, dirfd, dir, e->d_name) < 0)
 			(*failed)++;
 	}
 	closedir(d);
+	close(dirfd);
 	return 0;
 }
 

@@ -5,39 +5,106 @@
 #include "provider.h"
 
 #include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <vmmem/ctx.h>
 
 #include "error.h"
 #include "util.h"
 
-/* The dynamic linker serialises dlopen and dlclose with a lock of its own that
- * ThreadSanitizer cannot see, so plugins loaded by one context and unloaded by another
- * looked like racing on the linker's memory. Taking our own lock around both costs nothing
- * (they never run in parallel anyway) and makes that order visible. */
+/*
+ * Plugin files are loaded from the descriptor the loader checked, as /proc/self/fd/N, so
+ * the file run is the file checked. The dynamic linker finds an already loaded object by
+ * that *name* before it compares files, so a name must never stand for two files: each
+ * loaded file keeps its descriptor open while it is loaded (no other file can get that N),
+ * and loading a file that is already loaded reuses its entry instead of a new name.
+ *
+ * One lock covers the table and every dlopen/dlclose. The linker serialises these anyway,
+ * with a lock ThreadSanitizer cannot see; ours makes that order visible to it.
+ */
+struct dl_file {
+	dev_t dev;
+	ino_t ino;
+	int fd;              /* open while loaded: its /proc/self/fd name is the object's */
+	void *dl;
+	unsigned long users; /* dl_lock */
+	struct dl_file *next;
+};
+
 static pthread_mutex_t dl_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dl_file *dl_files; /* dl_lock */
 
 void *
-vmm_plugin_dlopen(const char *path, char *err, size_t err_size)
+vmm_plugin_dlopen_fd(int fd, char *err, size_t err_size)
 {
-	void *dl;
+	struct dl_file *f;
+	struct stat st;
+	char name[32];
 
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, err_size, "fstat: %s", strerror(errno));
+		return NULL;
+	}
 	pthread_mutex_lock(&dl_lock);
-	dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-	if (!dl)
-		snprintf(err, err_size, "%s", dlerror());
+	for (f = dl_files; f; f = f->next)
+		if (f->dev == st.st_dev && f->ino == st.st_ino)
+			break;
+	if (f) {
+		f->users++;
+	} else if ((f = calloc(1, sizeof(*f))) == NULL ||
+		   (f->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+		snprintf(err, err_size, "%s", strerror(f ? errno : ENOMEM));
+		free(f);
+		f = NULL;
+	} else {
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", f->fd);
+		f->dl = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+		if (!f->dl) {
+			snprintf(err, err_size, "%s", dlerror());
+			close(f->fd);
+			free(f);
+			f = NULL;
+		} else {
+			*f = (struct dl_file){ .dev = st.st_dev, .ino = st.st_ino, .fd = f->fd,
+					       .dl = f->dl, .users = 1, .next = dl_files };
+			dl_files = f;
+		}
+	}
 	pthread_mutex_unlock(&dl_lock);
-	return dl;
+	return f ? f->dl : NULL;
 }
 
 void
 vmm_plugin_dlclose(void *dl)
 {
+	struct dl_file **p, *f;
+	char name[32];
+
 	pthread_mutex_lock(&dl_lock);
-	dlclose(dl);
+	for (p = &dl_files; *p && (*p)->dl != dl; p = &(*p)->next)
+		;
+	f = *p;
+	if (f && --f->users == 0) {
+		*p = f->next;
+		dlclose(dl);
+		/* A plugin the linker keeps (RTLD_NODELETE, unique symbols) keeps its name, so
+		 * the descriptor behind the name stays open for good. */
+		snprintf(name, sizeof(name), "/proc/self/fd/%d", f->fd);
+		void *still = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+
+		if (still)
+			dlclose(still);
+		else
+			close(f->fd);
+		free(f);
+	}
 	pthread_mutex_unlock(&dl_lock);
 }
 
@@ -81,7 +148,10 @@ vmm_provider_discard(struct vmmem_provider *p, struct vmmem_mapping *m, uint64_t
 {
 	int rc = p->ops.discard(p->desc.provider_data, m, offset, len);
 
-	return rc > 0 ? -EIO : rc;
+	if (rc > 0) /* not a valid answer: say so rather than leave a stale message */
+		return vmm_err(-EIO, "provider %s: discard returned %d, not 0 or a negative error",
+			       p->desc.name, rc);
+	return rc;
 }
 
 const char *

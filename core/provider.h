@@ -25,9 +25,11 @@ struct vmmem_provider {
 	size_t n_options;
 };
 
-/* dlopen(RTLD_NOW | RTLD_LOCAL) and dlclose under one process-wide lock; on failure,
- * dlopen returns NULL with the linker's message in @err. */
-void *vmm_plugin_dlopen(const char *path, char *err, size_t err_size);
+/* Load the plugin file open at @fd (RTLD_NOW | RTLD_LOCAL): the very file, never another
+ * one found by name. A file already loaded is shared. On failure NULL, with the reason in
+ * @err. The caller keeps @fd (a duplicate is kept while the file is loaded). */
+void *vmm_plugin_dlopen_fd(int fd, char *err, size_t err_size);
+/* Drop a handle from vmm_plugin_dlopen_fd; the last one unloads the file. */
 void vmm_plugin_dlclose(void *dl);
 
 /* Drop a reference to a plugin; the last one dlcloses it. NULL is ignored. */

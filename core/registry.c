@@ -170,6 +170,12 @@ static int validate_desc(const struct vmmem_provider_desc *d, struct vmmem_provi
 	return 0;
 }
 
+/* The handle of the entry point running on this thread, if any. A handle lives on the
+ * stack of vmm_registry_run_init only while the entry point runs: a plugin that kept it and
+ * calls register_provider later (from create, from another thread) must be refused without
+ * touching it. */
+static __thread struct vmmem_provider_handle *running_init;
+
 static int core_register_provider(struct vmmem_provider_handle *h,
 				  const struct vmmem_provider_desc *desc)
 {
@@ -178,6 +184,10 @@ static int core_register_provider(struct vmmem_provider_handle *h,
 
 	if (!h)
 		return vmm_err(-EINVAL, "register_provider: handle is NULL");
+	if (h != running_init)
+		return vmm_err(-EINVAL, "register_provider: called with a handle that is not the one "
+				       "given to the entry point now running on this thread (a handle "
+				       "is valid only during vmmem_provider_init)");
 	if (h->error)
 		return h->error;
 	p = calloc(1, sizeof(*p));
@@ -222,7 +232,11 @@ vmm_registry_run_init(struct vmmem_ctx *ctx, struct vmm_plugin *plugin,
 	int rc;
 
 	vmm_err(0, "%s", ""); /* so a failing init without a message is recognisable */
+	struct vmmem_provider_handle *outer = running_init; /* an init may load another */
+
+	running_init = &h;
 	rc = init(&core_api, &h);
+	running_init = outer;
 	if (rc > 0)
 		rc = -EIO;
 	if (rc == 0 && h.error)

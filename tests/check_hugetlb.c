@@ -660,7 +660,7 @@ END_TEST
 static int peer_unpopulated_hugetlb_memfd(uint64_t size)
 {
 	int sv[2], fd = -1, status;
-	char cbuf[CMSG_SPACE(sizeof(int))], byte = 0;
+	char cbuf[CMSG_SPACE(sizeof(int))] = { 0 }, byte = 0;
 	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
 			      .msg_controllen = sizeof(cbuf) };

@@ -7,9 +7,9 @@
  *                              the region table and check every region with a write/read
  *                              round trip
  *
- * Plugins are searched on VMMEM_PROVIDER_PATH, then the install directory. When the tool
- * runs from a build tree (a "providers" directory beside its own), that directory is
- * searched first, so `build/default/tools/vmmem` works without installing.
+ * Plugins are searched on VMMEM_PROVIDER_PATH, then the directory installed with the
+ * libvmmem.so the tool runs with (from a build tree: the build's providers, so
+ * `build/default/tools/vmmem` works without installing).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,30 +47,11 @@ static int fail(const char *what, int rc)
 	return 1;
 }
 
-/* In a build tree the plugins sit in ../providers relative to this program. */
+/* --provider-path replaces the search path; without it the library's own applies
+ * (VMMEM_PROVIDER_PATH, then the plugins installed with libvmmem.so, or the build tree's). */
 static int set_search_path(struct vmmem_ctx *ctx, const char *explicit_path)
 {
-	char exe[PATH_MAX], path[PATH_MAX * 3], current[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (explicit_path)
-		return vmmem_ctx_set_search_path(ctx, explicit_path);
-	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-	if (n <= 0)
-		return 0;
-	exe[n] = '\0';
-	slash = strrchr(exe, '/');
-	if (!slash)
-		return 0;
-	*slash = '\0';
-	snprintf(path, sizeof(path), "%s/../providers", exe);
-	if (access(path, R_OK | X_OK) != 0)
-		return 0;
-	if (vmmem_ctx_search_path(ctx, current, sizeof(current)) < 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/../providers:%s", exe, current);
-	return vmmem_ctx_set_search_path(ctx, path);
+	return explicit_path ? vmmem_ctx_set_search_path(ctx, explicit_path) : 0;
 }
 
 static const char *type_name(uint32_t type)

@@ -8,12 +8,19 @@
  * registered by the program itself with vmmem_ctx_register_provider(). The search path is
  * the context's own (vmmem_ctx_set_search_path) if set, otherwise the directories of the
  * environment variable `VMMEM_PROVIDER_PATH` (colon-separated, read with secure_getenv, so
- * ignored in set-uid programs) followed by the install directory (`${libdir}/vmmem`).
+ * ignored in set-uid programs) followed by the provider directory installed with the
+ * libvmmem.so that is running: the directory it was loaded from plus the install layout's
+ * path to the plugins (`${libdir}/vmmem`), so a relocated or --prefix install finds its own
+ * plugins; a library run from its build tree uses the build's plugins.
  *
  * A plugin file, and the directory holding it, must not be writable by anyone but its owner,
- * and the owner must be root or the calling user; otherwise it is refused
- * (::VMMEM_E_PROVIDER_UNSAFE). Plugins are opened with RTLD_NOW | RTLD_LOCAL and closed only
- * when the context and every region made through them are gone.
+ * and the owner must be root or the calling user; every ancestor directory up to / must be
+ * owned by root or the calling user and not writable by others unless sticky (as /tmp).
+ * Plugin files must be regular files, not symbolic links. Otherwise the plugin is refused
+ * (::VMMEM_E_PROVIDER_UNSAFE, with a message naming what is wrong). The checks are made on
+ * open descriptors and the file loaded is the file checked. Plugins are opened with
+ * RTLD_NOW | RTLD_LOCAL and closed only when the context and every region made through
+ * them are gone.
  *
  * Thread safety: a context is MT-Safe (its registry is behind a lock); loading is
  * serialised.

@@ -29,6 +29,9 @@
 /* Put the installed provider directory on the search path. 0 or -1. */
 static inline int consumer_use_installed_providers(const char *prog)
 {
+	/* VMMEM_CONSUMER_NO_PROVIDER_PATH: rely on the library finding its own plugins. */
+	if (getenv("VMMEM_CONSUMER_NO_PROVIDER_PATH"))
+		return unsetenv("VMMEM_PROVIDER_PATH");
 	if (setenv("VMMEM_PROVIDER_PATH", VMMEM_CONSUMER_PROVIDER_DIR, 1) < 0) {
 		perror(prog);
 		return -1;

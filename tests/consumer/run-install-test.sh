@@ -75,6 +75,18 @@ tree)
 		$(pkg-config --cflags --libs vmmem) -ldl
 	step "run the pkg-config consumer"
 	timeout $limit "$tmp/consumer-pc"
+	# The prefix is not the configure-time one: with no VMMEM_PROVIDER_PATH at all, the
+	# installed library must find the plugins installed next to it.
+	step "run the consumer and the installed vmmem with no VMMEM_PROVIDER_PATH"
+	VMMEM_CONSUMER_NO_PROVIDER_PATH=1 timeout $limit "$tmp/consumer-pc"
+	timeout $limit "$prefix/bin/vmmem" providers >"$tmp/providers.out" 2>&1 ||
+		{ cat "$tmp/providers.out"; exit 1; }
+	for p in anon memfd hugetlbfs; do
+		grep -q "$libdir/vmmem/libvmmem-$p.so" "$tmp/providers.out" ||
+			{ cat "$tmp/providers.out"; echo "FAIL: installed vmmem did not find $p"; exit 1; }
+	done
+	timeout $limit "$prefix/bin/vmmem" map 'anon:gpa=0,size=2M;memfd:gpa=1G,size=2M' \
+		>"$tmp/map.out" 2>&1 || { cat "$tmp/map.out"; exit 1; }
 	;;
 two_consumers)
 	step "run vmm_a + vmm_b on one installed libvmmem"
