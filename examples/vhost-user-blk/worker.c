@@ -99,6 +99,10 @@ static void *worker_main(void *arg)
 		int timeout = -1, n;
 		bool all = false;
 
+		/* Checked before sleeping too: the wake-up of worker_stop() may have been
+		 * drained with an earlier one after the check below, and would not come again. */
+		if (__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE))
+			break;
 		if (wants & WANTS_MORE)
 			timeout = 0;
 		else if (wants & WANTS_POLL)
