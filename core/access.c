@@ -7,6 +7,7 @@
 #include "copy.h"
 #include "dirty.h"
 #include "error.h"
+#include "guard.h"
 #include "memory.h"
 #include "walk.h"
 
@@ -30,6 +31,20 @@ static size_t transfer(const struct vmmem_memory *m, uint64_t gpa, uint8_t *buf,
 		*why = vmm_walk_next(&w, &host, &n, &s);
 		if (*why)
 			break;
+		if (unlikely(vmm_slot_guarded(s))) {
+			size_t c = to_guest ? vmm_guarded_copy(host, buf + done, n, host)
+					    : vmm_guarded_copy(buf + done, host, n, host);
+
+			if (to_guest && c)
+				vmm_mark_written(m, vmm_slot_region(s), piece_gpa - s->gpa,
+						 piece_gpa, c);
+			done += c;
+			if (c < n) {
+				*why = -EFAULT; /* stopped at gpa + done */
+				break;
+			}
+			continue;
+		}
 		if (to_guest) {
 			vmm_copy(host, buf + done, n);
 			vmm_mark_written(m, vmm_slot_region(s), piece_gpa - s->gpa, piece_gpa, n);
@@ -147,7 +162,7 @@ vmmem_memory_read_obj(const struct vmmem_memory *m, uint64_t gpa, void *obj, siz
 	if (likely(m && obj && size - 1 < 8)) { /* size 0 wraps: general path */
 		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-		if (likely(s && size - 1 <= s->last - gpa)) {
+		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
 			vmm_copy(obj, s->host + (gpa - s->gpa), size);
 			return 0;
 		}
@@ -161,7 +176,9 @@ vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *o
 	if (likely(m && obj && size - 1 < 8)) {
 		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_read_only(s))) {
+		/* One test covers read-only and guarded regions: both take the slow path. */
+		if (likely(s && size - 1 <= s->last - gpa &&
+			   !(s->region_ro & (VMM_SLOT_RO | VMM_SLOT_GUARDED)))) {
 			vmm_copy(s->host + (gpa - s->gpa), obj, size);
 			if (unlikely(__atomic_load_n(&vmm_tracked_regions, __ATOMIC_RELAXED) != 0 ||
 				     m->vlog != NULL))
@@ -212,6 +229,13 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 		rc = atomic_target(m, gpa, bits / 8, false, &p, &s);                      \
 		if (rc)                                                                   \
 			return rc;                                                        \
+		if (unlikely(vmm_slot_guarded(s))) {                                      \
+			uint64_t v = 0;                                                   \
+			if (!vmm_guarded_atomic(p, bits / 8, false, &v, order))           \
+				return vmm_err_gone(gpa);                                 \
+			*out = (uint##bits##_t)v;                                         \
+			return 0;                                                         \
+		}                                                                         \
 		*out = vmm_atomic_load##bits(p, order);                                   \
 		return 0;                                                                 \
 	}                                                                                 \
@@ -227,7 +251,13 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 		rc = atomic_target(m, gpa, bits / 8, true, &p, &s);                       \
 		if (rc)                                                                   \
 			return rc;                                                        \
-		vmm_atomic_store##bits(p, val, order);                                    \
+		if (unlikely(vmm_slot_guarded(s))) {                                      \
+			uint64_t v = val;                                                 \
+			if (!vmm_guarded_atomic(p, bits / 8, true, &v, order))            \
+				return vmm_err_gone(gpa);                                 \
+		} else {                                                                  \
+			vmm_atomic_store##bits(p, val, order);                            \
+		}                                                                         \
 		vmm_mark_written(m, vmm_slot_region(s), gpa - s->gpa, gpa, bits / 8);     \
 		return 0;                                                                 \
 	}

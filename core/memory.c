@@ -136,7 +136,8 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 			.last = vmm_region_last(r),
 			.host = r->host,
 			.region_ro = (uintptr_t)r |
-				     ((r->flags & VMMEM_REGION_READ_ONLY) ? VMM_SLOT_RO : 0),
+				     ((r->flags & VMMEM_REGION_READ_ONLY) ? VMM_SLOT_RO : 0) |
+				     (r->guarded ? VMM_SLOT_GUARDED : 0),
 		};
 	}
 	for (uint64_t b = 0; b < nbuckets && count; b++) {

@@ -18,14 +18,20 @@ struct vmm_slot {
 	uint64_t gpa;          /* first byte */
 	uint64_t last;         /* last byte (inclusive) */
 	uint8_t *host;         /* host address of gpa */
-	uintptr_t region_ro;   /* struct vmmem_region * | 1 if read-only */
+	uintptr_t region_ro;   /* struct vmmem_region * | 1 if read-only | 2 if guarded */
 };
 
 #define VMM_SLOT_RO ((uintptr_t)1)
+#define VMM_SLOT_GUARDED ((uintptr_t)2) /* copies must go through guard.c */
 
 static inline struct vmmem_region *vmm_slot_region(const struct vmm_slot *s)
 {
-	return (struct vmmem_region *)(s->region_ro & ~VMM_SLOT_RO);
+	return (struct vmmem_region *)(s->region_ro & ~(VMM_SLOT_RO | VMM_SLOT_GUARDED));
+}
+
+static inline bool vmm_slot_guarded(const struct vmm_slot *s)
+{
+	return (s->region_ro & VMM_SLOT_GUARDED) != 0;
 }
 
 static inline int vmm_slot_read_only(const struct vmm_slot *s)

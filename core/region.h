@@ -28,6 +28,7 @@ struct vmmem_region {
 	uint64_t page_size; /* backing page size */
 	bool owns_fd;       /* close fd on the last unref (a duplicate we made) */
 	bool shareable;     /* fd-backed MAP_SHARED: another process sees our writes */
+	bool guarded;       /* a peer can take the backing away: accesses go through guard.c */
 	enum vmm_discard_kind discard;
 	void *unmap_addr;   /* munmap(unmap_addr, unmap_len) on the last unref, if set */
 	uint64_t unmap_len;

@@ -12,6 +12,7 @@
 #include <vmmem/share.h>
 
 #include "error.h"
+#include "guard.h"
 #include "region.h"
 
 #ifndef HUGETLBFS_MAGIC
@@ -43,7 +44,7 @@ vmmem_region_to_vhost(const struct vmmem_region *r, struct vmmem_vhost_region *o
  * once F_SEAL_SHRINK is on it stays on, so a size read after it is a lower bound for good.
  * (Size first let a peer shrink the file and then seal it between the two checks.) */
 static int check_import(const struct vmmem_vhost_region *d, int fd, uint32_t flags,
-			uint64_t *page_size, bool *hugetlb)
+			uint64_t *page_size, bool *hugetlb, bool *guarded)
 {
 	struct statfs sfs;
 	struct stat st;
@@ -91,6 +92,9 @@ static int check_import(const struct vmmem_vhost_region *d, int fd, uint32_t fla
 	*hugetlb = fstatfs(fd, &sfs) == 0 && (unsigned long)sfs.f_type == HUGETLBFS_MAGIC;
 	if (*hugetlb)
 		*page_size = (uint64_t)sfs.f_bsize;
+	/* Memory the peer can still take away (truncate an unsealed file, punch out huge
+	 * pages whose reservation then goes with them) is accessed under the SIGBUS guard. */
+	*guarded = seals < 0 || !(seals & F_SEAL_SHRINK) || *hugetlb;
 	return 0;
 }
 
@@ -100,7 +104,7 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		    uint32_t flags)
 {
 	uint64_t page_size = 0, map_offset, in_map, map_len;
-	bool hugetlb = false;
+	bool hugetlb = false, guarded = false;
 	int rc, dup_fd;
 	void *p;
 
@@ -110,7 +114,9 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 	VMM_CHECK_ARG(!(flags & ~VMMEM_IMPORT_FLAGS_ALL));
 	if (fd < 0)
 		return vmm_err(-EBADF, "import: file descriptor %d is negative", fd);
-	rc = check_import(desc, fd, flags, &page_size, &hugetlb);
+	rc = check_import(desc, fd, flags, &page_size, &hugetlb, &guarded);
+	if (rc == 0 && guarded)
+		rc = vmm_guard_enable();
 	if (rc)
 		return rc;
 	/* mmap needs a page-aligned offset (huge-page aligned on hugetlbfs): map from the
@@ -159,6 +165,7 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		.page_size = page_size,
 		.owns_fd = true,
 		.shareable = true,
+		.guarded = guarded,
 		.discard = VMM_DISCARD_SHARED_FD,
 		.unmap_addr = p,
 		.unmap_len = map_len,

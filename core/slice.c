@@ -2,6 +2,7 @@
 /* Bounded views of guest memory (VolatileSlice) and typed element arrays (VolatileRef,
  * VolatileArrayRef). Every offset is checked against the view's own length. */
 #include <limits.h>
+#include <stdlib.h>
 
 #include <vmmem/access.h>
 #include <vmmem/slice.h>
@@ -9,6 +10,7 @@
 #include "copy.h"
 #include "dirty.h"
 #include "error.h"
+#include "guard.h"
 #include "memory.h"
 #include "walk.h"
 
@@ -32,6 +34,21 @@ static void slice_written(const struct vmmem_slice *s, size_t off, size_t len)
 	if (s->region && len)
 		vmm_mark_written(s->memory, s->region, s->region_offset + off,
 				 s->region->gpa + s->region_offset + off, len);
+}
+
+/* Copy @n bytes between a buffer and view @s's bytes at @off (whichever of @dst/@src is the
+ * view's side): a plain copy, or a guarded one for a region a peer can take away. 0, or the
+ * error of a guest page that is gone. */
+static int slice_copy(const struct vmmem_slice *s, size_t off, void *dst, const void *src,
+		      size_t n)
+{
+	if (likely(!s->region || !s->region->guarded)) {
+		vmm_copy(dst, src, n);
+		return 0;
+	}
+	if (vmm_guarded_copy(dst, src, n, s->ptr + off) == n)
+		return 0;
+	return vmm_err_gone(s->region->gpa + s->region_offset + off);
 }
 
 static int err_bounds(size_t off, size_t len, size_t limit)
@@ -171,19 +188,21 @@ ssize_t
 vmmem_slice_copy_to(const struct vmmem_slice *s, void *buf, size_t len)
 {
 	size_t n;
+	int rc;
 
 	VMM_CHECK_ARG(s);
 	VMM_CHECK_ARG(buf || len == 0);
 	n = len < s->len ? len : s->len;
 	VMM_CHECK_ARG(n <= SSIZE_MAX);
-	vmm_copy(buf, s->ptr, n);
-	return (ssize_t)n;
+	rc = slice_copy(s, 0, buf, s->ptr, n);
+	return rc ? rc : (ssize_t)n;
 }
 
 ssize_t
 vmmem_slice_copy_from(const struct vmmem_slice *s, const void *buf, size_t len)
 {
 	size_t n;
+	int rc;
 
 	VMM_CHECK_ARG(s);
 	VMM_CHECK_ARG(buf || len == 0);
@@ -191,7 +210,9 @@ vmmem_slice_copy_from(const struct vmmem_slice *s, const void *buf, size_t len)
 		return err_read_only();
 	n = len < s->len ? len : s->len;
 	VMM_CHECK_ARG(n <= SSIZE_MAX);
-	vmm_copy(s->ptr, buf, n);
+	rc = slice_copy(s, 0, s->ptr, buf, n);
+	if (rc)
+		return rc;
 	slice_written(s, 0, n);
 	return (ssize_t)n;
 }
@@ -207,8 +228,24 @@ vmmem_slice_copy_to_slice(const struct vmmem_slice *src, const struct vmmem_slic
 		return err_read_only();
 	n = src->len < dst->len ? src->len : dst->len;
 	VMM_CHECK_ARG(n <= SSIZE_MAX);
-	/* The views may overlap (vm-memory uses memmove too). */
-	memmove(dst->ptr, src->ptr, n);
+	/* The views may overlap (vm-memory uses memmove too). Guarded regions go through a
+	 * bounce buffer: each side's copy then faults only on its own pages. */
+	if (unlikely((src->region && src->region->guarded) ||
+		     (dst->region && dst->region->guarded)) && n) {
+		uint8_t *bounce = malloc(n);
+		int rc;
+
+		if (!bounce)
+			return vmm_err(-ENOMEM, "copy between views: out of memory");
+		rc = slice_copy(src, 0, bounce, src->ptr, n);
+		if (rc == 0)
+			rc = slice_copy(dst, 0, dst->ptr, bounce, n);
+		free(bounce);
+		if (rc)
+			return rc;
+	} else {
+		memmove(dst->ptr, src->ptr, n);
+	}
 	slice_written(dst, 0, n);
 	return (ssize_t)n;
 }
@@ -234,8 +271,12 @@ vmmem_slice_read(const struct vmmem_slice *s, size_t off, void *buf, size_t len)
 	VMM_CHECK_ARG(s);
 	n = slice_span(s, off, buf, len);
 
-	if (n > 0)
-		vmm_copy(buf, s->ptr + off, (size_t)n);
+	if (n > 0) {
+		int rc = slice_copy(s, (size_t)off, buf, s->ptr + off, (size_t)n);
+
+		if (rc)
+			return rc;
+	}
 	return n;
 }
 
@@ -250,7 +291,10 @@ vmmem_slice_write(const struct vmmem_slice *s, size_t off, const void *buf, size
 	if (n > 0) {
 		if (s->flags & VMMEM_SLICE_READ_ONLY)
 			return err_read_only();
-		vmm_copy(s->ptr + off, buf, (size_t)n);
+		int rc = slice_copy(s, off, s->ptr + off, buf, (size_t)n);
+
+		if (rc)
+			return rc;
 		slice_written(s, off, (size_t)n);
 	}
 	return n;
@@ -377,6 +421,9 @@ vmmem_array_load(const struct vmmem_array *a, size_t index, void *out)
 	rc = check_index(a, index);
 	if (rc)
 		return rc;
+	if (unlikely(a->slice.region && a->slice.region->guarded))
+		return slice_copy(&a->slice, index * a->elem_size, out,
+				  a->slice.ptr + index * a->elem_size, a->elem_size);
 	vmm_copy_element(out, a->slice.ptr + index * a->elem_size, a->elem_size);
 	return 0;
 }
@@ -393,7 +440,14 @@ vmmem_array_store(const struct vmmem_array *a, size_t index, const void *in)
 		return rc;
 	if (a->slice.flags & VMMEM_SLICE_READ_ONLY)
 		return err_read_only();
-	vmm_copy_element(a->slice.ptr + index * a->elem_size, in, a->elem_size);
+	if (unlikely(a->slice.region && a->slice.region->guarded)) {
+		rc = slice_copy(&a->slice, index * a->elem_size,
+				a->slice.ptr + index * a->elem_size, in, a->elem_size);
+		if (rc)
+			return rc;
+	} else {
+		vmm_copy_element(a->slice.ptr + index * a->elem_size, in, a->elem_size);
+	}
 	slice_written(&a->slice, index * a->elem_size, a->elem_size);
 	return 0;
 }
@@ -428,6 +482,11 @@ vmmem_array_copy_to(const struct vmmem_array *a, void *buf, size_t n)
 	VMM_CHECK_ARG(a);
 	VMM_CHECK_ARG(buf || n == 0);
 	n = n < a->count ? n : a->count;
+	if (unlikely(a->slice.region && a->slice.region->guarded)) {
+		int rc = slice_copy(&a->slice, 0, buf, a->slice.ptr, n * a->elem_size);
+
+		return rc ? rc : (ssize_t)n;
+	}
 	copy_elements(buf, a->slice.ptr, n, a->elem_size);
 	return (ssize_t)n;
 }
@@ -440,7 +499,14 @@ vmmem_array_copy_from(const struct vmmem_array *a, const void *buf, size_t n)
 	if (a->slice.flags & VMMEM_SLICE_READ_ONLY)
 		return err_read_only();
 	n = n < a->count ? n : a->count;
-	copy_elements(a->slice.ptr, buf, n, a->elem_size);
+	if (unlikely(a->slice.region && a->slice.region->guarded)) {
+		int rc = slice_copy(&a->slice, 0, a->slice.ptr, buf, n * a->elem_size);
+
+		if (rc)
+			return rc;
+	} else {
+		copy_elements(a->slice.ptr, buf, n, a->elem_size);
+	}
 	slice_written(&a->slice, 0, n * a->elem_size);
 	return (ssize_t)n;
 }

@@ -4,6 +4,7 @@
 #include "walk.h"
 
 #include "error.h"
+#include "guard.h"
 
 int
 vmm_err_stop(int why, uint64_t gpa)
@@ -11,6 +12,8 @@ vmm_err_stop(int why, uint64_t gpa)
 	if (why == VMMEM_E_READ_ONLY)
 		return vmm_err(VMMEM_E_READ_ONLY, "guest address 0x%llx is in a read-only region",
 			       (unsigned long long)gpa);
+	if (why == -EFAULT)
+		return vmm_err_gone(gpa);
 	return vmm_err_unmapped(gpa);
 }
 

@@ -18,6 +18,11 @@
  *   object is never torn. Longer copies use memcpy and may tear. Only the load/store
  *   functions below promise atomicity.
  * - No call allocates memory or calls through a function pointer.
+ * - Guarded regions (imported from a file a peer can still truncate or punch holes in, see
+ *   vmmem_region_import()) are copied under a SIGBUS guard: pages the peer took away end a
+ *   transfer like a hole, with -EFAULT ("no longer backed") instead of a crash. Elements
+ *   and objects in them are copied with memcpy (no single-access promise), and pointers
+ *   from vmmem_memory_translate() or views' ptr bypass the guard.
  *
  * Thread safety of every function here: MT-Safe. Concurrent accesses to the same guest
  * bytes race like any shared memory; use the atomic functions where that matters.
@@ -146,7 +151,8 @@ VMMEM_EXPORT int vmmem_memory_store_u64(const struct vmmem_memory *m, uint64_t g
  * @brief Translate a guest-physical address to a host address (vm-memory's
  *        get_host_address), also telling how many bytes from there are contiguous.
  *
- * Accesses through the returned pointer bypass libvmmem: they are not dirty-tracked and the
+ * Accesses through the returned pointer bypass libvmmem: they are not dirty-tracked, not
+ * guarded against a peer truncating the file behind the region (they may SIGBUS), and the
  * caller must stay inside the contiguous length.
  * @param access      ::VMMEM_ACCESS_READ, ::VMMEM_ACCESS_WRITE or ::VMMEM_ACCESS_RW.
  * @param[out] host   the host address; NULL on failure.

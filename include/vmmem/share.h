@@ -64,8 +64,15 @@ VMMEM_EXPORT int vmmem_region_to_vhost(const struct vmmem_region *r,
  *
  * What seals cannot prevent: a peer may still punch holes (FALLOC_FL_PUNCH_HOLE) in a
  * sealed file. On shmem the hole reads back as zeroes; on hugetlb it also drops the
- * reservation, and a later touch can SIGBUS if the pool is empty by then. Memory from a
- * peer that is not trusted with that must be treated like unsealed memory (docs/DECISIONS.md).
+ * reservation, and a later touch can SIGBUS if the pool is empty by then.
+ *
+ * Guarded regions: a region imported without F_SEAL_SHRINK (::VMMEM_IMPORT_ALLOW_UNSEALED)
+ * or from hugetlb is accessed by libvmmem's calls under a SIGBUS guard: an access to pages
+ * the peer took away fails with -EFAULT instead of killing the process. The first such
+ * import installs a process-wide SIGBUS handler that passes every other SIGBUS on to the
+ * handler it replaced (or the default action); an application that installs its own SIGBUS
+ * handler later must chain to the one it replaces. Raw pointers (translate, views' ptr,
+ * fd I/O through the kernel, which returns EFAULT itself) are not guarded.
  * @param[out] out the region with one reference; NULL on failure (nothing stays mapped).
  * @return 0, or
  * @retval -EINVAL                 NULL argument or unknown @p flags, or the fd is not a
@@ -77,7 +84,8 @@ VMMEM_EXPORT int vmmem_region_to_vhost(const struct vmmem_region *r,
  * @retval VMMEM_E_NOT_SEALED      the file is not sealed with F_SEAL_SHRINK, or cannot carry
  *                                 seals at all (F_GET_SEALS: EINVAL; the message says so)
  * @retval -ENOMEM                 hugetlb: not enough free huge pages to reserve the region
- * @retval -errno                  fstat, fcntl (EBADF: also an O_PATH fd), mmap or madvise
+ * @retval -errno                  fstat, fcntl (EBADF: also an O_PATH fd), mmap, madvise, or
+ *                                 sigaction installing the SIGBUS guard
  *                                 failed
  * @par Thread safety
  * MT-Safe.
