@@ -27,3 +27,6 @@ run ctest --preset tsan -j"$jobs"
 
 echo "=== valgrind memcheck (default build) ==="
 run ctest --preset memcheck -j"$jobs"
+
+echo "=== coverage gate (gcov, gcovr) ==="
+run tools/coverage.sh

@@ -7,7 +7,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config check valgrind clang libclang-rt-14-dev
           qemu-system-x86 cpio python3 doxygen abi-dumper abi-compliance-checker
-          abigail-tools)
+          abigail-tools gcovr)
 as_root=()
 [ "$(id -u)" -eq 0 ] || as_root=(sudo)
 missing=()
