@@ -192,7 +192,7 @@ vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *o
 /* Host address of a naturally aligned @size-byte value at @gpa, or an error. Bounds are
  * checked before alignment, as vm-memory does. */
 static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned int size,
-			 bool store, uint8_t **host, const struct vmm_slot **slot)
+			 bool store, uint8_t **host, const struct vmm_slot **slot, bool *guarded)
 {
 	const struct vmm_slot *s = vmm_lookup(m, gpa);
 	uint8_t *p;
@@ -212,6 +212,7 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 			       (unsigned long long)gpa, (void *)p);
 	*host = p;
 	*slot = s;
+	*guarded = vmm_slot_guarded(s);
 	return 0;
 }
 
@@ -220,16 +221,17 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 				      uint##bits##_t *out)                                \
 	{                                                                                 \
 		const struct vmm_slot *s = NULL;                                          \
+		bool guarded = false;                                                     \
 		uint8_t *p = NULL;                                                        \
 		int rc;                                                                   \
                                                                                           \
 		VMM_CHECK_ARG(m);                                                         \
 		VMM_CHECK_ARG(out);                                                       \
 		VMM_CHECK_ARG(vmm_load_order_ok(order));                                  \
-		rc = atomic_target(m, gpa, bits / 8, false, &p, &s);                      \
+		rc = atomic_target(m, gpa, bits / 8, false, &p, &s, &guarded);            \
 		if (rc)                                                                   \
 			return rc;                                                        \
-		if (unlikely(vmm_slot_guarded(s))) {                                      \
+		if (unlikely(guarded)) {                                                  \
 			uint64_t v = 0;                                                   \
 			if (!vmm_guarded_atomic(p, bits / 8, false, &v, order))           \
 				return vmm_err_gone(gpa);                                 \
@@ -243,15 +245,16 @@ static int atomic_target(const struct vmmem_memory *m, uint64_t gpa, unsigned in
 				       uint##bits##_t val, int order)                     \
 	{                                                                                 \
 		const struct vmm_slot *s = NULL;                                          \
+		bool guarded = false;                                                     \
 		uint8_t *p = NULL;                                                        \
 		int rc;                                                                   \
                                                                                           \
 		VMM_CHECK_ARG(m);                                                         \
 		VMM_CHECK_ARG(vmm_store_order_ok(order));                                 \
-		rc = atomic_target(m, gpa, bits / 8, true, &p, &s);                       \
+		rc = atomic_target(m, gpa, bits / 8, true, &p, &s, &guarded);             \
 		if (rc)                                                                   \
 			return rc;                                                        \
-		if (unlikely(vmm_slot_guarded(s))) {                                      \
+		if (unlikely(guarded)) {                                                  \
 			uint64_t v = val;                                                 \
 			if (!vmm_guarded_atomic(p, bits / 8, true, &v, order))            \
 				return vmm_err_gone(gpa);                                 \

@@ -15,6 +15,10 @@ run cmake --preset default
 run cmake --build --preset default -j"$jobs"
 run ctest --preset default -j"$jobs"
 
+echo "=== release preset (-O3, warnings are errors): the benchmark builds ==="
+run cmake --preset release
+run cmake --build --preset release -j"$jobs" --target vmmem-bench
+
 echo "=== asan preset (AddressSanitizer + UndefinedBehaviorSanitizer) ==="
 run cmake --preset asan
 run cmake --build --preset asan -j"$jobs"
