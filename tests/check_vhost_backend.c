@@ -24,6 +24,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1130,6 +1131,139 @@ START_TEST(test_too_many_slots)
 }
 END_TEST
 
+/* ---- tests: caps on imported memory ---- */
+
+#define TiB (UINT64_C(1) << 40)
+
+/* A sealed memfd of size bytes that is never written: it costs the front-end nothing, only
+ * the backend's address space once mapped. */
+static int sparse_memfd(uint64_t size)
+{
+	int fd = memfd_create("sparse", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)size), 0);
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	return fd;
+}
+
+/* ADD_MEM_REG (or REM_MEM_REG, without an fd) of a sparse memfd region at gpa: its status.
+ * The user addresses are far above the suite's own, so only the size limits can refuse. */
+static uint64_t sparse_reg(uint32_t req, uint64_t gpa, uint64_t size)
+{
+	struct vmmem_vhost_region d = { .guest_phys_addr = gpa, .memory_size = size,
+					.userspace_addr = (UINT64_C(1) << 62) + gpa };
+	int fd = req == ADD_MEM_REG ? sparse_memfd(size) : -1;
+	uint64_t status = mem_reg(req, &d, fd);
+
+	if (fd >= 0)
+		close(fd);
+	return status;
+}
+
+/* Issue 17, item 5: 64 sparse sealed 1 TiB memfds were all mapped (64 TiB of address
+ * space). The default cap is 1 TiB in total. */
+START_TEST(test_memory_size_default_cap)
+{
+	unsigned int accepted = 0;
+
+	start_backend(NULL);
+	negotiate(0);
+	for (uint64_t i = 1; i <= 64; i++)
+		if (sparse_reg(ADD_MEM_REG, i * TiB, TiB) == 0)
+			accepted++;
+	ck_assert_msg(accepted == 1, "%u sparse 1 TiB regions accepted (the default cap is 1 TiB)",
+		      accepted);
+	/* Full: even a small region is refused until the big one goes. */
+	ck_assert_uint_ne(add_region(fe.region[0]), 0);
+	ck_assert_uint_eq(sparse_reg(REM_MEM_REG, TiB, TiB), 0);
+	ck_assert_uint_eq(add_region(fe.region[0]), 0);
+	ck_assert_uint_eq(add_region(fe.region[1]), 0);
+	start_queue(0);
+	ck_assert_uint_eq(blk_request(T_IN, 7, DATA1_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA1_GPA, 7, 512);
+}
+END_TEST
+
+/* The backend refuses these arguments: it exits with status 1 without serving. */
+static void expect_bad_arguments(const char *const *extra)
+{
+	char path[PATH_MAX];
+	const char *argv[16];
+	int argc = 0, status = -1;
+	pid_t pid;
+
+	backend_path(path, sizeof(path));
+	argv[argc++] = path;
+	argv[argc++] = "--socket-path";
+	argv[argc++] = fe.sock;
+	argv[argc++] = "--blk-file";
+	argv[argc++] = fe.img;
+	for (; *extra && argc < 15; extra++)
+		argv[argc++] = *extra;
+	argv[argc] = NULL;
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (null < 0 || dup2(null, STDERR_FILENO) < 0)
+			_exit(126);
+		execv(path, (char *const *)argv);
+		_exit(127);
+	}
+	for (int waited = 0; waited < TIMEOUT_MS; waited += 10) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		sleep_ms(10);
+	}
+	if (status == -1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+		      "%s %s: wait status 0x%x, expected exit status 1", argv[5], argv[6],
+		      (unsigned int)status);
+}
+
+START_TEST(test_memory_size_option)
+{
+	const char *const extra[] = { "--max-mem-size", "3M", NULL };
+	struct vmmem_region *two_mib, *table[3];
+
+	expect_bad_arguments((const char *const[]){ "--max-mem-size", "0", NULL });
+	expect_bad_arguments((const char *const[]){ "--max-mem-size", "1X", NULL });
+	expect_bad_arguments((const char *const[]){ "--max-mem-size", "-1", NULL });
+	expect_bad_arguments((const char *const[]){ "--max-mem-size", "16777216T", NULL });
+	expect_bad_arguments((const char *const[]){ "--max-mem-size", "18446744073709551616",
+						    NULL });
+	start_backend(extra);
+	negotiate(0);
+	two_mib = create_region("memfd:gpa=16M,size=2M");
+	/* A whole table over the cap, and one at it. */
+	table[0] = fe.region[0];
+	table[1] = fe.region[1];
+	table[2] = two_mib;
+	ck_assert_uint_ne(set_mem_table(table, 3), 0);
+	ck_assert_uint_eq(set_mem_table(fe.region, 2), 0);
+	/* Regions added one by one: 2 MiB more is over, 1 MiB reaches the cap exactly. */
+	ck_assert_uint_ne(add_region(two_mib), 0);
+	ck_assert_uint_eq(sparse_reg(ADD_MEM_REG, 32 * MiB, MiB), 0);
+	ck_assert_uint_ne(sparse_reg(ADD_MEM_REG, 64 * MiB, 64 * KiB), 0);
+	/* Removing gives the room back; a new table counts alone, not on top of the old. */
+	ck_assert_uint_eq(sparse_reg(REM_MEM_REG, 32 * MiB, MiB), 0);
+	ck_assert_uint_eq(sparse_reg(ADD_MEM_REG, 64 * MiB, 64 * KiB), 0);
+	ck_assert_uint_eq(set_mem_table(fe.region, 2), 0);
+	ck_assert_uint_eq(sparse_reg(ADD_MEM_REG, 32 * MiB, MiB), 0);
+	vmmem_region_unref(two_mib);
+	start_queue(0);
+	ck_assert_uint_eq(blk_request(T_IN, 8, DATA1_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA1_GPA, 8, 512);
+}
+END_TEST
+
 /* ---- tests: dirty log ---- */
 
 static bool log_bit(const uint8_t *log, uint64_t gpa)
@@ -1821,6 +1955,261 @@ START_TEST(test_sigterm)
 }
 END_TEST
 
+/* ---- tests: peer fds that could stall the queue thread (issue 17, item 4) ---- */
+
+/* A pipe whose buffer is full, its write end in blocking mode: a write to it would wait for
+ * a reader that never comes. */
+static void full_blocking_pipe(int fds[2])
+{
+	static const uint8_t chunk[4096];
+
+	ck_assert_int_eq(pipe2(fds, O_CLOEXEC | O_NONBLOCK), 0);
+	while (write(fds[1], chunk, sizeof(chunk)) > 0)
+		;
+	while (write(fds[1], chunk, 1) > 0) /* the last partial page too */
+		;
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) & ~O_NONBLOCK), 0);
+}
+
+/* A blocking eventfd at its largest count: a write of 1 to it would wait for a read. */
+static int full_blocking_eventfd(void)
+{
+	uint64_t most = UINT64_MAX - 1;
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, &most, sizeof(most)), (ssize_t)sizeof(most));
+	return fd;
+}
+
+/* What a hostile front-end can do to the file description it shares with the backend:
+ * make it blocking again after the backend made it non-blocking. */
+static void clear_nonblock(int fd)
+{
+	ck_assert_int_eq(fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK), 0);
+}
+
+/* The backend answers within the timeout a request it can only handle with queue q's lock
+ * (which the queue thread holds while it runs the ring). */
+static void expect_reply_under_ring_lock(uint32_t req, const char *after)
+{
+	struct pollfd p = { .fd = fe.conn, .events = POLLIN };
+
+	ck_assert_msg(poll(&p, 1, TIMEOUT_MS) == 1,
+		      "after %s: no reply to request %u within %d ms: the queue thread is stuck "
+		      "holding the ring lock (backend %s)",
+		      after, req, TIMEOUT_MS, backend_alive() ? "alive" : "gone");
+}
+
+/* SET_VRING_ENABLE of the enabled queue q, which changes nothing but needs the ring lock:
+ * it must be acknowledged. */
+static void probe_ring_lock(const char *after)
+{
+	struct vu_state en = { q.index, 1 };
+	uint64_t status = UINT64_MAX;
+
+	send_msg_flags(SET_VRING_ENABLE, F_VERSION | F_NEED_REPLY, &en, sizeof(en), NULL, 0);
+	expect_reply_under_ring_lock(SET_VRING_ENABLE, after);
+	ck_assert_uint_eq(recv_reply(SET_VRING_ENABLE, &status, sizeof(status)), sizeof(status));
+	ck_assert_uint_eq(status, 0);
+}
+
+/* GET_VRING_BASE (stops queue q): must be answered; returns the base. */
+static uint16_t stop_queue(const char *after)
+{
+	struct vu_state st = { q.index, 0 };
+
+	send_msg(GET_VRING_BASE, &st, sizeof(st), NULL, 0);
+	expect_reply_under_ring_lock(GET_VRING_BASE, after);
+	ck_assert_uint_eq(recv_reply(GET_VRING_BASE, &st, sizeof(st)), sizeof(st));
+	return (uint16_t)st.num;
+}
+
+/* A request made available with a head outside the table behind it, in one kick: the ring
+ * breaks (the err fd is signalled), then the good request is handed back. */
+static void break_ring_after_one(void)
+{
+	uint16_t bad = QSZ + 1;
+	uint64_t one = 1;
+
+	put_header(T_IN, 3);
+	guest_fill(STATUS_GPA, 0xee, 1);
+	put_desc(0, HDR_GPA, 16, DESC_F_NEXT, 1);
+	put_desc(1, DATA_GPA, 512, DESC_F_NEXT | DESC_F_WRITE, 2);
+	put_desc(2, STATUS_GPA, 1, DESC_F_WRITE, 0);
+	guest_write(q.avail + 4 + 2u * (fe.avail_idx % QSZ), (uint16_t[]){ 0 }, 2);
+	guest_write(q.avail + 4 + 2u * ((fe.avail_idx + 1) % QSZ), &bad, 2);
+	fe.avail_idx = (uint16_t)(fe.avail_idx + 2);
+	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.avail + 2, fe.avail_idx,
+						VMMEM_ORDER_RELEASE), 0);
+	ck_assert_int_eq(write(fe.kick, &one, sizeof(one)), (ssize_t)sizeof(one));
+	ck_assert_uint_eq(wait_used(0), 512 + 1);
+	ck_assert_uint_eq(status_byte(), S_OK);
+}
+
+/* A second front-end gets served from scratch. */
+static void expect_next_front_end_served(void)
+{
+	close(fe.conn);
+	fe.conn = connect_socket();
+	negotiate(0);
+	ck_assert_uint_eq(set_mem_table(fe.region, 2), 0);
+	start_queue(0);
+	ck_assert_uint_eq(blk_request(T_IN, 11, DATA_GPA, 512, NULL), S_OK);
+	expect_image_in_guest(DATA_GPA, 11, 512);
+}
+
+/* 4(a): the queue thread signals the call fd after each batch and the err fd when a ring
+ * breaks, with the ring lock held. A full pipe, or a blocking eventfd at its largest count,
+ * made that write block: GET_VRING_BASE then waited for the lock for ever. */
+START_TEST(test_call_err_fds_cannot_stall)
+{
+	uint64_t pipe_call, pipe_err, efd_call, efd_err;
+	int p[2], efd;
+
+	ready_device(NULL);
+	full_blocking_pipe(p);
+	efd = full_blocking_eventfd();
+
+	pipe_call = vring_fd(SET_VRING_CALL, p[1]);
+	ck_assert_uint_eq(blk_request(T_IN, 1, DATA_GPA, 512, NULL), S_OK);
+	start_queue(stop_queue("a full blocking pipe as call fd"));
+
+	efd_call = vring_fd(SET_VRING_CALL, efd);
+	ck_assert_uint_eq(blk_request(T_IN, 2, DATA_GPA, 512, NULL), S_OK);
+	start_queue(stop_queue("a blocking eventfd at its largest count as call fd"));
+
+	pipe_err = vring_fd(SET_VRING_ERR, p[1]);
+	break_ring_after_one();
+	start_queue(stop_queue("a full blocking pipe as err fd"));
+
+	efd_err = vring_fd(SET_VRING_ERR, efd);
+	break_ring_after_one();
+	start_queue(stop_queue("a blocking eventfd at its largest count as err fd"));
+
+	/* How: only eventfds are taken (the pipes were refused), made non-blocking. */
+	ck_assert_uint_ne(pipe_call, 0);
+	ck_assert_uint_ne(pipe_err, 0);
+	ck_assert_uint_eq(efd_call, 0);
+	ck_assert_uint_eq(efd_err, 0);
+	ck_assert(fcntl(efd, F_GETFL) & O_NONBLOCK);
+
+	/* The front-end shares that flag and can clear it again: the writes must still end. */
+	ck_assert_uint_eq(vring_fd(SET_VRING_CALL, efd), 0);
+	ck_assert_uint_eq(vring_fd(SET_VRING_ERR, efd), 0);
+	clear_nonblock(efd);
+	ck_assert_uint_eq(blk_request(T_IN, 5, DATA_GPA, 512, NULL), S_OK);
+	probe_ring_lock("a call fd made blocking again by the front-end");
+	break_ring_after_one();
+	start_queue(stop_queue("an err fd made blocking again by the front-end"));
+
+	ck_assert_uint_eq(blk_request(T_IN, 4, DATA_GPA, 512, NULL), S_OK);
+	expect_next_front_end_served();
+	close(p[0]);
+	close(p[1]);
+	close(efd);
+}
+END_TEST
+
+/* 4(b): the queue thread polled the kick fd, then read it in blocking mode, with the ring
+ * lock held. A front-end that reads the kick fd too can take the byte in between (a pipe,
+ * read through its own non-blocking open file description); a socket with SO_RCVLOWAT 8
+ * polls readable with one byte queued but its 8-byte read waits for eight: the same stall,
+ * deterministic. */
+START_TEST(test_kick_fds_cannot_stall)
+{
+	uint64_t pipe_kick, sock_kick, count;
+	char path[64], c = 'k';
+	int p[2], sv[2], own, efd, lowat = 8;
+
+	ready_device(NULL);
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", p[0]);
+	own = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ck_assert_int_ge(own, 0);
+	pipe_kick = vring_fd(SET_VRING_KICK, p[0]);
+	/* Kick, wait a little (longer each time, to sweep the backend's wake-up latency), take
+	 * the byte back. Had the backend polled just before, its read now waits with the ring
+	 * lock held, until a next kick that never comes. */
+	for (unsigned int i = 0; i < 1000; i++) {
+		struct timespec t0, t;
+
+		ck_assert_int_eq(write(p[1], &c, 1), 1);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
+		       (long)(i % 100) * 2000);
+		if (read(own, &c, 1) == 1)
+			probe_ring_lock("a pipe as kick fd, its byte taken back by the front-end");
+	}
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat)), 0);
+	sock_kick = vring_fd(SET_VRING_KICK, sv[0]);
+	ck_assert_int_eq(send(sv[1], &c, 1, MSG_NOSIGNAL), 1);
+	sleep_ms(100); /* time for the queue thread to wake up and read */
+	probe_ring_lock("one byte on a SO_RCVLOWAT socket as kick fd");
+
+	/* How: the pipe and the socket are not eventfds, so both were refused. */
+	ck_assert_uint_ne(pipe_kick, 0);
+	ck_assert_uint_ne(sock_kick, 0);
+
+	/* The same steal on an eventfd, which is taken, with O_NONBLOCK cleared again by the
+	 * front-end; it takes the count back without blocking itself (RWF_NOWAIT). */
+	efd = eventfd(0, EFD_CLOEXEC);
+	ck_assert_int_ge(efd, 0);
+	ck_assert_uint_eq(vring_fd(SET_VRING_KICK, efd), 0);
+	clear_nonblock(efd);
+	for (unsigned int i = 0; i < 1000; i++) {
+		struct iovec iov = { &count, sizeof(count) };
+		struct timespec t0, t;
+
+		count = 1;
+		ck_assert_int_eq(write(efd, &count, sizeof(count)), (ssize_t)sizeof(count));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec <
+		       (long)(i % 100) * 2000);
+		if (preadv2(efd, &iov, 1, -1, RWF_NOWAIT) == (ssize_t)sizeof(count))
+			probe_ring_lock("an eventfd kick made blocking again, its count taken back");
+	}
+	ck_assert_uint_eq(vring_fd(SET_VRING_KICK, fe.kick), 0);
+
+	ck_assert_uint_eq(blk_request(T_IN, 5, DATA_GPA, 512, NULL), S_OK);
+	expect_next_front_end_served();
+	close(own);
+	close(p[0]);
+	close(p[1]);
+	close(sv[0]);
+	close(sv[1]);
+	close(efd);
+}
+END_TEST
+
+/* SIGTERM ends the backend even when the front-end made the queue thread's call write
+ * block (a blocking eventfd at its largest count, O_NONBLOCK cleared again after the
+ * backend set it) and GET_VRING_BASE is waiting for the ring lock behind it. */
+START_TEST(test_sigterm_with_stalling_call_fd)
+{
+	struct vu_state st = { 0, 0 };
+	int efd = full_blocking_eventfd(), status;
+
+	ready_device(NULL);
+	ck_assert_uint_eq(vring_fd(SET_VRING_CALL, efd), 0);
+	clear_nonblock(efd);
+	ck_assert_uint_eq(blk_request(T_IN, 1, DATA_GPA, 512, NULL), S_OK);
+	send_msg(GET_VRING_BASE, &st, sizeof(st), NULL, 0);
+	status = stop_backend();
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "SIGTERM did not end the backend cleanly within %d ms (wait status 0x%x)",
+		      TIMEOUT_MS, (unsigned int)status);
+	close(efd);
+}
+END_TEST
+
 static Suite *vhost_backend_suite(void)
 {
 	Suite *s = suite_create("vhost_backend");
@@ -1828,8 +2217,9 @@ static Suite *vhost_backend_suite(void)
 	TCase *io = tcase_create("io");
 	TCase *memory = tcase_create("memory");
 	TCase *hostile = tcase_create("hostile");
+	TCase *stalls = tcase_create("stalls");
 
-	TCase *all[] = { proto, io, memory, hostile };
+	TCase *all[] = { proto, io, memory, hostile, stalls };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		tcase_add_unchecked_fixture(all[i], make_tmpdir, remove_tmpdir);
@@ -1851,6 +2241,8 @@ static Suite *vhost_backend_suite(void)
 	tcase_add_test(memory, test_remove_last_region);
 	tcase_add_test(memory, test_hotplug_during_io);
 	tcase_add_test(memory, test_too_many_slots);
+	tcase_add_test(memory, test_memory_size_default_cap);
+	tcase_add_test(memory, test_memory_size_option);
 	tcase_add_test(memory, test_dirty_log);
 	tcase_add_test(memory, test_bad_log);
 	tcase_add_test(memory, test_check_log);
@@ -1867,10 +2259,14 @@ static Suite *vhost_backend_suite(void)
 	tcase_add_test(hostile, test_indirect_nested_and_outside);
 	tcase_add_test(hostile, test_indirect_table_outside);
 	tcase_add_test(hostile, test_avail_idx_jump);
+	tcase_add_test(stalls, test_call_err_fds_cannot_stall);
+	tcase_add_test(stalls, test_kick_fds_cannot_stall);
+	tcase_add_test(stalls, test_sigterm_with_stalling_call_fd);
 	suite_add_tcase(s, proto);
 	suite_add_tcase(s, io);
 	suite_add_tcase(s, memory);
 	suite_add_tcase(s, hostile);
+	suite_add_tcase(s, stalls);
 	return s;
 }
 

@@ -28,12 +28,14 @@ struct guest_mem {
 	struct vmmem_atomic *atomic;  /* the published memory; the queue thread takes guards */
 	struct gm_slot *slots;        /* max_slots entries, count used, in arrival order */
 	unsigned int count, max_slots;
+	uint64_t size, max_size;      /* bytes in the count slots, and the cap on that */
 	uint32_t import_flags;
 	struct vmmem_vhost_log *vlog; /* last SET_LOG_BASE, or NULL */
 	bool logging;                 /* VHOST_F_LOG_ALL negotiated */
 };
 
-int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed)
+int gm_new(struct guest_mem **out, unsigned int max_slots, uint64_t max_size,
+	   bool allow_unsealed)
 {
 	struct guest_mem *gm = calloc(1, sizeof(*gm));
 	struct vmmem_memory *empty = NULL;
@@ -47,6 +49,7 @@ int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed)
 		goto nomem;
 	vmmem_memory_unref(empty); /* the atomic has its own reference */
 	gm->max_slots = max_slots;
+	gm->max_size = max_size;
 	gm->import_flags = allow_unsealed ? VMMEM_IMPORT_ALLOW_UNSEALED : 0;
 	*out = gm;
 	return 0;
@@ -145,6 +148,13 @@ static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d,
 	return 0;
 }
 
+/* Would size more bytes on top of have go over the cap? Checked before anything is mapped:
+ * the mapping itself is what a front-end could exhaust the address space with. */
+static bool over_size_cap(const struct guest_mem *gm, uint64_t have, uint64_t size)
+{
+	return size > gm->max_size || have > gm->max_size - size;
+}
+
 /* A memory over the slots, with the log attached if logging is on. */
 static int build_memory(const struct guest_mem *gm, const struct gm_slot *slots,
 			unsigned int count, struct vmmem_memory **out)
@@ -198,11 +208,22 @@ int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, c
 	struct gm_slot *fresh;
 	struct vmmem_memory *m;
 	unsigned int n = 0;
+	uint64_t total = 0;
 
 	if (count == 0 || count > gm->max_slots) {
 		vub_log("refusing a memory table of %u regions (1 to %u allowed)", count,
 			gm->max_slots);
 		return -1;
+	}
+	/* The new table replaces the old one: it counts alone. */
+	for (unsigned int i = 0; i < count; i++) {
+		if (over_size_cap(gm, total, descs[i].memory_size)) {
+			vub_log("refusing a memory table of %u regions: more than the %" PRIu64
+				"-byte cap on guest memory (--max-mem-size)",
+				count, gm->max_size);
+			return -1;
+		}
+		total += descs[i].memory_size;
 	}
 	fresh = calloc(gm->max_slots, sizeof(*fresh));
 	if (!fresh) {
@@ -219,6 +240,7 @@ int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, c
 	free(gm->slots);
 	gm->slots = fresh;
 	gm->count = count;
+	gm->size = total;
 	return wait_readers(gm); /* the old table's regions are the front-end's again */
 fail:
 	drop_slots(fresh, n);
@@ -235,6 +257,13 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 			desc->guest_phys_addr, gm->max_slots);
 		return -1;
 	}
+	if (over_size_cap(gm, gm->size, desc->memory_size)) {
+		vub_log("refusing region GPA 0x%" PRIx64 " size 0x%" PRIx64 ": with the 0x%" PRIx64
+			" bytes already in use it passes the %" PRIu64
+			"-byte cap on guest memory (--max-mem-size)",
+			desc->guest_phys_addr, desc->memory_size, gm->size, gm->max_size);
+		return -1;
+	}
 	if (import_slot(gm, desc, fd, gm->slots, gm->count, &slot))
 		return -1;
 	/* GPA overlaps, and a region the attached log does not cover, are refused here. */
@@ -244,6 +273,7 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 		return -1;
 	}
 	gm->slots[gm->count++] = slot;
+	gm->size += slot.size;
 	return 0;
 }
 
@@ -272,6 +302,7 @@ int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc
 		return -1;
 	}
 	vmmem_region_unref(gm->slots[i].region);
+	gm->size -= gm->slots[i].size;
 	gm->slots[i] = gm->slots[--gm->count];
 	/* After the reply the front-end may unmap the region: no batch may still use it. */
 	return wait_readers(gm);

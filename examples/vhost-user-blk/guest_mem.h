@@ -20,8 +20,10 @@
 
 struct guest_mem;
 
-/* max_slots: most regions at once; allow_unsealed: accept fds without F_SEAL_SHRINK. */
-int gm_new(struct guest_mem **out, unsigned int max_slots, bool allow_unsealed);
+/* max_slots: most regions at once; max_size: most bytes in all of them together;
+ * allow_unsealed: accept fds without F_SEAL_SHRINK. */
+int gm_new(struct guest_mem **out, unsigned int max_slots, uint64_t max_size,
+	   bool allow_unsealed);
 /* Free everything. No guard may be held (the queue thread has stopped). */
 void gm_free(struct guest_mem *gm);
 

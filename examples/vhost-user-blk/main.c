@@ -8,10 +8,11 @@
  * (exit status 0, the socket removed).
  *
  *   vmmem-vhost-user-blk --socket-path PATH --blk-file IMAGE [--read-only]
- *                        [--max-mem-slots N] [--num-queues N] [--allow-unsealed] [--verbose]
- *                        [--check-log]
+ *                        [--max-mem-slots N] [--max-mem-size SIZE] [--num-queues N]
+ *                        [--allow-unsealed] [--verbose] [--check-log]
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -45,6 +46,8 @@ static void usage(FILE *f)
 	      "  --blk-file IMAGE     raw image file or block device to serve\n"
 	      "  --read-only          refuse writes, offer VIRTIO_BLK_F_RO\n"
 	      "  --max-mem-slots N    memory regions accepted at once (default 509, max 512)\n"
+	      "  --max-mem-size SIZE  bytes of guest memory accepted at once, in all regions\n"
+	      "                       together; K, M, G or T multiply by 1024^1..4 (default 1T)\n"
 	      "  --num-queues N       virtqueues offered (default 1, max 8)\n"
 	      "  --allow-unsealed     accept memory and log fds not sealed against shrinking\n"
 	      "                       (e.g. QEMU memory-backend-file)\n"
@@ -69,6 +72,35 @@ static int parse_uint(const char *arg, const char *what, unsigned int min, unsig
 		return -1;
 	}
 	*out = (unsigned int)v;
+	return 0;
+}
+
+/* A byte count, at least 1, with an optional binary K/M/G/T suffix. */
+static int parse_size(const char *arg, const char *what, uint64_t *out)
+{
+	static const char units[] = "KMGT";
+	unsigned long long v = 0;
+	unsigned int shift = 0;
+	const char *unit;
+	char *end = NULL;
+
+	errno = 0;
+	if (isdigit((unsigned char)arg[0])) /* strtoull would take a sign and spaces */
+		v = strtoull(arg, &end, 10);
+	if (end && *end && end[1] == '\0') {
+		unit = strchr(units, toupper((unsigned char)*end));
+		if (unit) {
+			shift = 10u * (unsigned int)(unit - units + 1);
+			end++;
+		}
+	}
+	if (!end || *end || errno || v == 0 || v > (UINT64_MAX >> shift)) {
+		fprintf(stderr, "vmmem-vhost-user-blk: %s must be a byte count from 1 to 2^64 - 1, "
+			"with an optional K, M, G or T suffix, not '%s'\n",
+			what, arg);
+		return -1;
+	}
+	*out = (uint64_t)v << shift;
 	return 0;
 }
 
@@ -137,6 +169,7 @@ int main(int argc, char **argv)
 		{ "blk-file", required_argument, NULL, 'b' },
 		{ "read-only", no_argument, NULL, 'r' },
 		{ "max-mem-slots", required_argument, NULL, 'm' },
+		{ "max-mem-size", required_argument, NULL, 'M' },
 		{ "num-queues", required_argument, NULL, 'q' },
 		{ "allow-unsealed", no_argument, NULL, 'u' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -144,7 +177,9 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct vu_options opt = { .max_mem_slots = VUB_DEFAULT_MEM_SLOTS, .num_queues = 1 };
+	struct vu_options opt = { .max_mem_slots = VUB_DEFAULT_MEM_SLOTS,
+				  .max_mem_size = VUB_DEFAULT_MEM_SIZE,
+				  .num_queues = 1 };
 	const char *socket_path = NULL, *blk_file = NULL;
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigset_t block, wait_mask;
@@ -163,6 +198,10 @@ int main(int argc, char **argv)
 		case 'm':
 			if (parse_uint(optarg, "--max-mem-slots", 1, VUB_MAX_MEM_SLOTS,
 				       &opt.max_mem_slots))
+				return EXIT_FAILURE;
+			break;
+		case 'M':
+			if (parse_size(optarg, "--max-mem-size", &opt.max_mem_size))
 				return EXIT_FAILURE;
 			break;
 		case 'q':

@@ -193,7 +193,8 @@ struct vu_dev {
 	unsigned int nvqs;
 	uint64_t features;          /* acked by SET_FEATURES */
 	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
-	int log_call_fd;            /* SET_LOG_FD, unused but kept until replaced */
+	int log_call_fd;            /* SET_LOG_FD: never read or written (so it cannot stall us,
+				     * and is not checked like the ring fds); kept until replaced */
 };
 
 static uint64_t offered_features(const struct vu_dev *d)
@@ -768,6 +769,48 @@ static enum vu_result h_get_vring_base(struct vu_dev *d, struct vu_msg *msg)
 	return reply(d, msg, &s, sizeof(s)) ? VU_DROP : VU_REPLIED;
 }
 
+/*
+ * A kick, call or err fd is taken only if it is an eventfd, and is made non-blocking: the
+ * queue thread reads and writes these with a ring lock held and must never wait on them.
+ * - Only eventfds: the protocol passes eventfds and QEMU sends nothing else. O_NONBLOCK
+ *   alone would not do: a regular file (say on a FUSE mount the front-end serves) ignores
+ *   it, and the timer that bounds the queue thread's writes (worker.c) cannot end such a
+ *   wait either.
+ * - O_NONBLOCK: even an eventfd blocks a read at count 0 (the front-end may take the count
+ *   first) and a write at its largest count. The flag belongs to the open file
+ *   description, which the front-end shares, and an eventfd cannot be reopened for one of
+ *   our own: the front-end sees the change. QEMU creates its eventfds non-blocking, so for
+ *   it nothing changes. A front-end may clear the flag again; worker.c does not rely on it
+ *   (RWF_NOWAIT reads, writes bounded by a timer).
+ */
+static int take_peer_eventfd(const char *what, uint64_t index, int fd)
+{
+	char path[32], target[64];
+	ssize_t n;
+	int flags;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		vub_log("%s: queue %" PRIu64 ": cannot tell whether the fd is an eventfd (%s: %s)",
+			what, index, path, strerror(errno));
+		return -1;
+	}
+	target[n] = '\0';
+	if (strcmp(target, "anon_inode:[eventfd]") != 0) {
+		vub_log("%s: queue %" PRIu64 ": the fd is %s, not an eventfd; refused", what, index,
+			target);
+		return -1;
+	}
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || (!(flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)) {
+		vub_log("%s: queue %" PRIu64 ": cannot make the eventfd non-blocking: %s", what,
+			index, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* SET_VRING_KICK / CALL / ERR: u64 index with the no-fd flag, fd in ancillary data. */
 static enum vu_result h_set_vring_fd(struct vu_dev *d, struct vu_msg *msg)
 {
@@ -788,6 +831,10 @@ static enum vu_result h_set_vring_fd(struct vu_dev *d, struct vu_msg *msg)
 	}
 	vq = ring_of(d, msg, v & VU_VRING_INDEX_MASK);
 	if (!vq)
+		return VU_FAILED;
+	/* Checked before the lock: the ring keeps its old fd on a refusal. */
+	if (!nofd && take_peer_eventfd(request_name(request), v & VU_VRING_INDEX_MASK,
+				       msg->fds[0]))
 		return VU_FAILED;
 	fd = nofd ? -1 : steal_fd(msg, 0);
 	pthread_mutex_lock(&vq->lock);
@@ -1074,7 +1121,9 @@ enum vu_end vu_serve(int sock, const struct vu_options *opt, struct blk_dev *blk
 	for (; ready < d->nvqs; ready++)
 		if (vring_init(&d->vqs[ready], ready))
 			goto out;
-	if (gm_new(&d->gm, opt->max_mem_slots, opt->allow_unsealed) ||
+	if (gm_new(&d->gm, opt->max_mem_slots,
+		   opt->max_mem_size ? opt->max_mem_size : VUB_DEFAULT_MEM_SIZE,
+		   opt->allow_unsealed) ||
 	    worker_start(&d->worker, d->vqs, d->nvqs, d->gm, blk))
 		goto out;
 	while (handle_one(d, msg, &end))

@@ -18,9 +18,19 @@
 #define VUB_MAX_QUEUES 8u
 #define VUB_DEFAULT_MEM_SLOTS 509u /* as libvhost-user */
 #define VUB_MAX_MEM_SLOTS 512u     /* QEMU's VHOST_USER_MAX_RAM_SLOTS */
+/*
+ * Regions are mapped whole, and a sparse sealed memfd costs the front-end nothing: without a
+ * cap it could fill most of the 128 TiB user address space (x86-64, 4-level paging; less
+ * under AddressSanitizer) and make every later mapping of the backend fail. 1 TiB is more
+ * than the guests this example serves use, and leaves over 99% of it free; larger guests
+ * raise it with --max-mem-size.
+ */
+#define VUB_DEFAULT_MEM_SIZE (UINT64_C(1) << 40)
 
 struct vu_options {
 	unsigned int max_mem_slots; /* GET_MAX_MEM_SLOTS, and the table limit */
+	uint64_t max_mem_size;      /* total bytes of regions at once; 0: VUB_DEFAULT_MEM_SIZE
+				     * (zero-initialised options stay capped) */
 	unsigned int num_queues;    /* GET_QUEUE_NUM */
 	bool allow_unsealed;        /* accept memory fds without F_SEAL_SHRINK */
 };

@@ -62,6 +62,7 @@ void vring_reset(struct vring *vq)
 	vq->last_avail_idx = vq->used_idx = 0;
 	vq->used_idx_synced = false;
 	vq->broken = false;
+	vq->call_pending = vq->err_pending = false;
 }
 
 void vring_destroy(struct vring *vq)
@@ -85,11 +86,24 @@ void vring_signal_fd(int fd, const char *what)
 
 	if (fd < 0)
 		return;
-	if (write(fd, &one, sizeof(one)) != (ssize_t)sizeof(one) && errno != EAGAIN)
+	/* EAGAIN: the count is at its largest, the front-end has not read it. EINTR: a
+	 * front-end that cleared O_NONBLOCK made the write wait, and the queue thread's timer
+	 * ended it (worker.c). Either way only that front-end misses a notification. */
+	if (write(fd, &one, sizeof(one)) != (ssize_t)sizeof(one) && errno != EAGAIN &&
+	    errno != EINTR)
 		vub_log("cannot signal the %s eventfd: %s", what, strerror(errno));
 }
 
-/* Mark the queue broken with one log line and tell the front-end through the err fd. */
+void vring_notify(struct vring *vq)
+{
+	if (vq->call_pending)
+		vring_signal_fd(vq->call_fd, "call");
+	if (vq->err_pending)
+		vring_signal_fd(vq->err_fd, "error");
+	vq->call_pending = vq->err_pending = false;
+}
+
+/* Mark the queue broken with one log line; the front-end is told through the err fd. */
 static void break_ring(struct vring *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void break_ring(struct vring *vq, const char *fmt, ...)
@@ -102,7 +116,7 @@ static void break_ring(struct vring *vq, const char *fmt, ...)
 	va_end(ap);
 	vub_log("queue %u stopped: %s", vq->index, why);
 	vq->broken = true;
-	vring_signal_fd(vq->err_fd, "error");
+	vq->err_pending = true;
 }
 
 static int read_desc(const struct vmmem_memory *m, uint64_t table, uint32_t i,
@@ -244,7 +258,7 @@ static int publish_used(struct vring *vq, const struct vmmem_memory *m)
 		return -1;
 	}
 	if (!(avail_flags & VRING_AVAIL_F_NO_INTERRUPT))
-		vring_signal_fd(vq->call_fd, "call");
+		vq->call_pending = true;
 	return 0;
 }
 

@@ -68,13 +68,15 @@ struct vring {
 	bool started;              /* kick fd received, not yet stopped by GET_VRING_BASE */
 	bool enabled;              /* SET_VRING_ENABLE (or no protocol features) */
 	bool polling;              /* no kick fd: the queue thread polls */
-	int kick_fd, call_fd, err_fd;
+	int kick_fd, call_fd, err_fd; /* the front-end's eventfds, non-blocking (vhost_user.c) */
 
 	/* Ring state (control thread sets it while stopped, queue thread while running). */
 	uint16_t last_avail_idx;   /* next avail entry to take */
 	uint16_t used_idx;         /* next used entry to fill */
 	bool used_idx_synced;      /* used_idx read back from guest memory since (re)start */
 	bool broken;               /* a structural error was found: not processed any more */
+	bool call_pending;         /* vring_process() owes the driver an interrupt */
+	bool err_pending;          /* ... and the front-end a ring error */
 
 	struct vring_seg *segs;    /* chain scratch space, VRING_MAX_CHAIN entries */
 };
@@ -93,16 +95,22 @@ bool vring_ready(const struct vring *vq);
 /*
  * Process everything the driver made available (call with vq->lock held and a guard on
  * m): take each chain, let handler complete it, fill the used ring, publish used->idx (a
- * sequentially consistent store, so also a release) and signal the call eventfd unless the
- * driver suppressed interrupts. With a dirty log attached to m, used-ring writes are also
- * logged at log_gpa when VHOST_VRING_F_LOG names another address than the ring's.
+ * sequentially consistent store, so also a release) and mark the call eventfd pending
+ * unless the driver suppressed interrupts. With a dirty log attached to m, used-ring writes
+ * are also logged at log_gpa when VHOST_VRING_F_LOG names another address than the ring's.
  * Returns the number of chains completed; structural errors mark the queue broken (one log
- * line, the err eventfd is signalled).
+ * line, the err eventfd pending).
  */
 unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 			   vring_handler_fn handler, void *opaque);
 
-/* Write 1 to an eventfd (call/err/log notifications); failures are logged once per call. */
+/* Signal the call and err eventfds vring_process() left pending. Call with vq->lock held
+ * but no guard on the memory: these are writes to the front-end's fds, which no change of
+ * the memory table should have to wait for. */
+void vring_notify(struct vring *vq);
+
+/* Write 1 to an eventfd; failures other than a full (EAGAIN) or interrupted (EINTR) one
+ * are logged. */
 void vring_signal_fd(int fd, const char *what);
 
 #endif /* VUB_VRING_H */

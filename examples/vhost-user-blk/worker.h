@@ -4,7 +4,9 @@
  * rings. Each batch runs with the ring's lock held (the control thread changes ring state
  * under it) and a guard on the guest memory (gm_acquire/gm_release), so the control thread
  * can change the memory table at any time and wait, in guest_mem, until no batch still
- * uses an older memory.
+ * uses an older memory. The front-end's kick, call and err eventfds are read and written
+ * without a guard and never waited on for longer than a few milliseconds, whatever the
+ * front-end does to them, so the ring lock is always let go soon.
  */
 #ifndef VUB_WORKER_H
 #define VUB_WORKER_H
