@@ -211,52 +211,44 @@ START_TEST(test_messages_name_the_problem)
 }
 END_TEST
 
-/* A plugin owned by another user is refused to a process running as that other user's
- * victim, and accepted by its owner: run as uid 65534 in a forked child. */
+/* Load "good" from scratch/@rel as uid 65534, in a forked child: its wait status. */
+static int load_as_nobody(const char *rel)
+{
+	pid_t pid = fork();
+	int status;
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct vmmem_ctx *ctx = NULL;
+		int rc;
+
+		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(10);
+		if (vmmem_ctx_new(&ctx) || vmmem_ctx_set_search_path(ctx, at(rel)))
+			_exit(11);
+		rc = vmmem_ctx_load_provider(ctx, "good");
+		vmmem_ctx_unref(ctx);
+		_exit(rc == 0 ? 0 : 12);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/* The owner rule seen from another uid: root's plugin in root's directory is fine for
+ * anyone; a plugin uid 65534 owns is accepted by uid 65534 and refused to root. */
 START_TEST(test_other_uid_sees_owner_rule)
 {
-	pid_t pid;
 	int status;
 
 	if (geteuid() != 0)
 		return;
 	make_dir("theirs", 0755);
 	copy_plugin("good", "theirs/libvmmem-good.so");
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct vmmem_ctx *ctx = NULL;
-		int rc;
-
-		/* Root's files in root's directory: fine for anyone. */
-		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
-			_exit(10);
-		if (vmmem_ctx_new(&ctx) || vmmem_ctx_set_search_path(ctx, at("theirs")))
-			_exit(11);
-		rc = vmmem_ctx_load_provider(ctx, "good");
-		vmmem_ctx_unref(ctx);
-		_exit(rc == 0 ? 0 : 12);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "as nobody: 0x%x",
+	status = load_as_nobody("theirs");
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "root's, as nobody: 0x%x",
 		      (unsigned int)status);
-	/* A file nobody owns, loaded by root: refused (above); by nobody itself: accepted. */
 	ck_assert_int_eq(chown(at("theirs/libvmmem-good.so"), NOBODY, NOBODY), 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct vmmem_ctx *ctx = NULL;
-		int rc;
-
-		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
-			_exit(10);
-		if (vmmem_ctx_new(&ctx) || vmmem_ctx_set_search_path(ctx, at("theirs")))
-			_exit(11);
-		rc = vmmem_ctx_load_provider(ctx, "good");
-		vmmem_ctx_unref(ctx);
-		_exit(rc == 0 ? 0 : 12);
-	}
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	status = load_as_nobody("theirs");
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "nobody's own: 0x%x",
 		      (unsigned int)status);
 	expect_refused("theirs", "good", VMMEM_E_PROVIDER_UNSAFE, "owned by uid 65534");
