@@ -1172,6 +1172,15 @@ START_TEST(test_memory_size_default_cap)
 	for (uint64_t i = 1; i <= 64; i++)
 		if (sparse_reg(ADD_MEM_REG, i * TiB, TiB) == 0)
 			accepted++;
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer keeps the application to a few ranges of the address space: a 1 TiB
+	 * mapping fits only in some runs (mmap fails with ENOMEM in the others). The cap still
+	 * must never let a second one in; the rest needs the first one mapped. */
+	ck_assert_msg(accepted <= 1, "%u sparse 1 TiB regions accepted (the default cap is 1 TiB)",
+		      accepted);
+	if (accepted == 0)
+		return;
+#endif
 	ck_assert_msg(accepted == 1, "%u sparse 1 TiB regions accepted (the default cap is 1 TiB)",
 		      accepted);
 	/* Full: even a small region is refused until the big one goes. */
