@@ -42,11 +42,7 @@ static void slice_written(const struct vmmem_slice *s, size_t off, size_t len)
 static int slice_copy(const struct vmmem_slice *s, size_t off, void *dst, const void *src,
 		      size_t n)
 {
-	if (likely(!s->region || !s->region->guarded)) {
-		vmm_copy(dst, src, n);
-		return 0;
-	}
-	if (vmm_guarded_copy(dst, src, n, s->ptr + off) == n)
+	if (likely(vmm_region_copy(s->region, dst, src, n, s->ptr + off) == n))
 		return 0;
 	return vmm_err_gone(s->region->gpa + s->region_offset + off);
 }
