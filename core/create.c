@@ -2,13 +2,16 @@
 /* Regions and memories from config strings: each config region is resolved against its
  * provider's options, mapped by the provider, checked, finished with the common keys the
  * core handles (dump, merge, prealloc, dirty-log) and wrapped in a region. */
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include <vmmem/dirty.h>
 #include <vmmem/memory.h>
 
 #include "config.h"
+#include "create.h"
 #include "error.h"
 #include "loader.h"
 #include "options.h"
@@ -49,8 +52,34 @@ static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_ma
 	return 0;
 }
 
-static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
-			 struct vmmem_region **out)
+/* The region's config string, kept for snapshots ("provider:key=value,..."), with ',' and
+ * ';' in values doubled as the grammar wants. */
+static char *region_spec(const struct vmm_cfg_region *cr)
+{
+	size_t len = strlen(cr->provider) + 2, k = 0;
+	char *s;
+
+	for (size_t i = 0; i < cr->n_options; i++)
+		len += strlen(cr->options[i].key) + 2 * strlen(cr->options[i].value) + 2;
+	s = malloc(len);
+	if (!s)
+		return NULL;
+	k += (size_t)sprintf(s, "%s:", cr->provider);
+	for (size_t i = 0; i < cr->n_options; i++) {
+		k += (size_t)sprintf(s + k, "%s%s=", i ? "," : "", cr->options[i].key);
+		for (const char *v = cr->options[i].value; *v; v++) {
+			if (*v == ',' || *v == ';')
+				s[k++] = *v;
+			s[k++] = *v;
+		}
+	}
+	s[k] = '\0';
+	return s;
+}
+
+int
+vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
+		  struct vmmem_region **out)
 {
 	struct vmmem_option_value *values = NULL;
 	struct vmmem_mapping m = { .size = sizeof(m), .fd = -1 };
@@ -102,7 +131,12 @@ static int create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 		rc = vmm_region_alloc(out, &tmpl);
 		if (rc == 0) {
 			p = NULL; /* the region holds the reference now */
-			if (cr->dirty_log) {
+			(*out)->spec = region_spec(cr);
+			if (!(*out)->spec) {
+				rc = vmm_err(-ENOMEM, "region: out of memory");
+				(*out)->mapping.flags |= VMMEM_MAPPING_ABANDONED;
+				*out = vmmem_region_unref(*out);
+			} else if (cr->dirty_log) {
 				rc = vmmem_region_dirty_enable(*out, cr->dirty_page_size);
 				if (rc) {
 					(*out)->mapping.flags |= VMMEM_MAPPING_ABANDONED;
@@ -136,7 +170,7 @@ vmmem_region_create(struct vmmem_region **out, struct vmmem_ctx *ctx, const char
 	if (cfg->n_regions != 1)
 		rc = vmm_err(-EINVAL, "region spec describes %zu regions, not one", cfg->n_regions);
 	else
-		rc = create_region(ctx, &cfg->regions[0], out);
+		rc = vmm_create_region(ctx, &cfg->regions[0], out);
 	vmmem_config_free(cfg);
 	return rc;
 }
@@ -151,7 +185,7 @@ vmmem_region_create_from_config(struct vmmem_region **out, struct vmmem_ctx *ctx
 	VMM_CHECK_ARG(cfg);
 	if (index >= cfg->n_regions)
 		return vmm_err(-ERANGE, "config has %zu regions, not %zu", cfg->n_regions, index + 1);
-	return create_region(ctx, &cfg->regions[index], out);
+	return vmm_create_region(ctx, &cfg->regions[index], out);
 }
 
 int
@@ -170,7 +204,7 @@ vmmem_memory_new_from_config(struct vmmem_memory **out, struct vmmem_ctx *ctx,
 	if (!regions)
 		return vmm_err(-ENOMEM, "memory: out of memory");
 	for (; made < cfg->n_regions && rc == 0; made++)
-		rc = create_region(ctx, &cfg->regions[made], &regions[made]);
+		rc = vmm_create_region(ctx, &cfg->regions[made], &regions[made]);
 	if (rc == 0)
 		rc = vmmem_memory_new(out, regions, cfg->n_regions);
 	for (size_t i = 0; i < made; i++)

@@ -78,6 +78,18 @@ static const char *library_error_text(int err)
 		return "shared file is shorter than the region";
 	case VMMEM_E_NOT_SHAREABLE:
 		return "region cannot be shared with another process";
+	case VMMEM_E_SNAPSHOT_FORMAT:
+		return "not a valid snapshot file";
+	case VMMEM_E_SNAPSHOT_VERSION:
+		return "unsupported snapshot format version";
+	case VMMEM_E_SNAPSHOT_TRUNCATED:
+		return "snapshot file is truncated";
+	case VMMEM_E_SNAPSHOT_CHECKSUM:
+		return "snapshot checksum mismatch";
+	case VMMEM_E_SNAPSHOT_PARENT:
+		return "snapshot is not the expected full snapshot or diff parent";
+	case VMMEM_E_SNAPSHOT_PAGE_SIZE:
+		return "snapshot page size invalid or unusable on this host";
 	case VMMEM_E_NOT_TRACKED:
 		return "dirty tracking is not enabled for the region";
 	default:

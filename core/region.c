@@ -208,6 +208,7 @@ vmmem_region_unref(struct vmmem_region *r)
 	if (r->owns_fd && r->fd >= 0)
 		close(r->fd);
 	free_bitmaps(r);
+	free(r->spec);
 	free(r);
 	return NULL;
 }

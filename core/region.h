@@ -35,6 +35,7 @@ struct vmmem_region {
 	struct vmmem_provider *provider; /* with a reference, or NULL */
 	struct vmmem_mapping mapping;    /* what the provider made, for destroy/discard */
 	struct vmm_dirty *dirty_all;     /* every bitmap made for the region (freed with it) */
+	char *spec;         /* the config string it was created from (owned), or NULL */
 	unsigned long refs; /* atomic */
 };
 

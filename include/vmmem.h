@@ -17,6 +17,7 @@
  * - vmmem/share.h    vhost-user region descriptors and import of received fds
  * - vmmem/dirty.h    dirty-page tracking and the vhost-user dirty log
  * - vmmem/atomic.h   swappable memory for hotplug (read-copy-update)
+ * - vmmem/snapshot.h snapshot files, restore by copy, map or userfaultfd (1.1)
  *
  * vmmem/provider.h, the ABI for writing providers, is not included here.
  */
@@ -37,5 +38,6 @@
 #include <vmmem/share.h>
 #include <vmmem/dirty.h>
 #include <vmmem/atomic.h>
+#include <vmmem/snapshot.h>
 
 #endif /* VMMEM_H */

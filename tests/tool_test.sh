@@ -3,6 +3,8 @@
 #
 # Tests of the vmmem command-line tool.
 #   tool_test.sh basic   VMMEM   map (default config), providers, config errors, usage
+#   tool_test.sh snapshot VMMEM  snapshot save/restore (every mode)/info/verify/merge, damaged
+#                                files, usage errors
 #   tool_test.sh hugetlb VMMEM   map of hugetlbfs + hugetlb memfd regions; exits 77 (skip)
 #                                when the machine has no 2 MiB huge pages or hugetlbfs mount
 # Exit status: 0 all passed, 1 a check failed, 77 skipped, 2 bad usage.
@@ -145,8 +147,77 @@ hugetlb)
 	grep '^\[0x' "$tmp/huge.out" | grep -q ' hugetlbfs ' || fail "no hugetlbfs row"
 	grep '^\[0x' "$tmp/huge.out" | grep -q ' memfd ' || fail "no memfd row"
 	;;
+snapshot)
+	# Save in one process, restore in others (each mode): the memory checksum printed by
+	# save and by every restore must agree; diffs merge; damaged files and bad usage fail
+	# with the documented exit status and a message.
+	cfg='anon:gpa=0,size=8M,dirty-log=on;memfd:gpa=16M,size=4M,dirty-log=on'
+	run save snapshot save --config "$cfg" --fill 40 --seed 3 "$tmp/full.snap"
+	[ "$status" -eq 0 ] || fail "snapshot save: exit $status"
+	saved=$(sed -n 's/^memory checksum //p' "$tmp/save.out")
+	[ -n "$saved" ] || fail "snapshot save printed no checksum"
+	for mode in copy map lazy; do
+		run "restore_$mode" snapshot restore --mode "$mode" "$tmp/full.snap"
+		[ "$status" -eq 0 ] || fail "snapshot restore --mode $mode: exit $status"
+		got=$(sed -n 's/^memory checksum //p' "$tmp/restore_$mode.out")
+		[ "$got" = "$saved" ] || fail "restore --mode $mode: checksum $got, saved $saved"
+		expect_in "$tmp/restore_$mode.out" "all resident" "restore --mode $mode"
+	done
+	run restore_json snapshot restore --mode map --json "$tmp/full.snap"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mode"]=="map" and d["regions"]==2 and d["checksum"]==sys.argv[2], d' \
+		"$tmp/restore_json.out" "$saved" || fail "restore --json output"
+	run info snapshot info "$tmp/full.snap"
+	[ "$status" -eq 0 ] || fail "snapshot info: exit $status"
+	expect_in "$tmp/info.out" "memfd:gpa=16M,size=4M,dirty-log=on" "snapshot info"
+	run info_json snapshot info --json "$tmp/full.snap"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["kind"]=="full" and len(d["regions"])==2 and d["regions"][1]["gpa"]==16<<20, d' \
+		"$tmp/info_json.out" || fail "info --json output"
+	# Holes: 40 % of 12 MiB written, the file must hold far less than 12 MiB of blocks.
+	blocks=$(stat -c %b "$tmp/full.snap")
+	[ "$blocks" -lt $((10 * 2048)) ] || fail "snapshot file has $blocks blocks: zero pages not holes"
+	# A diff of the restored memory, merged, restores to the diff's checksum.
+	run diff snapshot save --diff-of "$tmp/full.snap" --dirty 2 --seed 9 "$tmp/diff.snap"
+	[ "$status" -eq 0 ] || fail "snapshot save --diff-of: exit $status"
+	after=$(sed -n 's/^memory checksum //p' "$tmp/diff.out")
+	run info_diff snapshot info --json "$tmp/diff.snap"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["kind"]=="diff" and 0 < d["data_bytes"] < (12<<20)//10, d' \
+		"$tmp/info_diff.out" || fail "diff info: not a small diff"
+	run merge snapshot merge "$tmp/full.snap" "$tmp/diff.snap" "$tmp/merged.snap"
+	[ "$status" -eq 0 ] || fail "snapshot merge: exit $status"
+	run verify snapshot verify "$tmp/merged.snap"
+	[ "$status" -eq 0 ] || fail "snapshot verify: exit $status"
+	run restore_merged snapshot restore --mode copy "$tmp/merged.snap"
+	got=$(sed -n 's/^memory checksum //p' "$tmp/restore_merged.out")
+	[ "$got" = "$after" ] || fail "merged restore: checksum $got, expected $after"
+	run merge_wrong snapshot merge "$tmp/diff.snap" "$tmp/full.snap" "$tmp/bad.snap"
+	[ "$status" -eq 1 ] || fail "merge in the wrong order: exit $status, expected 1"
+	[ ! -e "$tmp/bad.snap" ] || fail "a failed merge left its output behind"
+	# Damage: a flipped data byte fails verify and copy restore; a cut file fails open.
+	cp "$tmp/full.snap" "$tmp/corrupt.snap"
+	off=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["regions"][0]["data_offset"])' "$tmp/info_json.out")
+	printf '\377' | dd of="$tmp/corrupt.snap" bs=1 seek=$((off + 4096 * 3 + 5)) conv=notrunc status=none
+	run verify_bad snapshot verify "$tmp/corrupt.snap"
+	[ "$status" -eq 1 ] || fail "verify of a corrupt file: exit $status, expected 1"
+	expect_in "$tmp/verify_bad.err" "region 0" "verify of a corrupt file"
+	run restore_bad snapshot restore --mode copy "$tmp/corrupt.snap"
+	[ "$status" -eq 1 ] || fail "restore of a corrupt file: exit $status, expected 1"
+	truncate -s -4096 "$tmp/corrupt.snap"
+	run info_cut snapshot info "$tmp/corrupt.snap"
+	[ "$status" -eq 1 ] || fail "info of a truncated file: exit $status, expected 1"
+	expect_in "$tmp/info_cut.err" "truncated" "info of a truncated file"
+	# Usage errors exit 2.
+	run bad_mode snapshot restore --mode teleport "$tmp/full.snap"
+	[ "$status" -eq 2 ] || fail "restore --mode teleport: exit $status, expected 2"
+	run bad_sub snapshot frobnicate x
+	[ "$status" -eq 2 ] || fail "snapshot frobnicate: exit $status, expected 2"
+	run bad_fill snapshot save --fill 200 "$tmp/x.snap"
+	[ "$status" -eq 2 ] || fail "save --fill 200: exit $status, expected 2"
+	run snap_help snapshot --help
+	[ "$status" -eq 0 ] || fail "snapshot --help: exit $status"
+	expect_in "$tmp/snap_help.out" "vmmem snapshot merge" "snapshot --help"
+	;;
 *)
-	echo "usage: $0 basic|hugetlb PATH-TO-VMMEM" >&2
+	echo "usage: $0 basic|hugetlb|snapshot PATH-TO-VMMEM" >&2
 	exit 2
 	;;
 esac

@@ -6,6 +6,7 @@
  *   vmmem map [CONFIG]         build the memory (a built-in default without CONFIG), print
  *                              the region table and check every region with a write/read
  *                              round trip
+ *   vmmem snapshot SUBCOMMAND  save, restore, info, verify, merge (tools/snapshot_cmd.c)
  *
  * Plugins are searched on VMMEM_PROVIDER_PATH, then the directory installed with the
  * libvmmem.so the tool runs with (from a build tree: the build's providers, so
@@ -24,6 +25,8 @@
 
 #include <vmmem.h>
 
+#include "snapshot_cmd.h"
+
 #define DEFAULT_CONFIG                                                                       \
 	"anon:gpa=0,size=256M,prealloc=on;"                                                  \
 	"memfd:gpa=256M,size=256M,prealloc=on,seal=on"
@@ -33,6 +36,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: vmmem [--provider-path DIRS] providers\n"
 		"       vmmem [--provider-path DIRS] map [CONFIG]\n"
+		"       vmmem [--provider-path DIRS] snapshot save|restore|info|verify|merge ...\n"
+		"                                (vmmem snapshot --help)\n"
 		"       vmmem --version | --help\n"
 		"\n"
 		"CONFIG describes a guest memory, e.g.\n"
@@ -272,6 +277,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[optind], "providers") && optind + 1 == argc)
 		rc = cmd_providers(ctx);
+	else if (!strcmp(argv[optind], "snapshot"))
+		rc = cmd_snapshot(ctx, argc - optind, argv + optind, DEFAULT_CONFIG);
 	else if (!strcmp(argv[optind], "map") && optind + 2 >= argc)
 		rc = cmd_map(ctx, optind + 1 < argc ? argv[optind + 1] : DEFAULT_CONFIG);
 	else {

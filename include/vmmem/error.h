@@ -69,6 +69,21 @@ enum vmmem_error {
 	VMMEM_E_NOT_SHAREABLE = -10024,
 	/** Dirty tracking is not enabled for the region. */
 	VMMEM_E_NOT_TRACKED = -10025,
+	/** Not a libvmmem snapshot file, or a header or table field is invalid or over-large
+	 *  (@since 1.1). */
+	VMMEM_E_SNAPSHOT_FORMAT = -10026,
+	/** A snapshot file format version this library does not read (@since 1.1). */
+	VMMEM_E_SNAPSHOT_VERSION = -10027,
+	/** A snapshot file is shorter than its header or table says (@since 1.1). */
+	VMMEM_E_SNAPSHOT_TRUNCATED = -10028,
+	/** A snapshot's header, table or region data does not match its checksum
+	 *  (@since 1.1). */
+	VMMEM_E_SNAPSHOT_CHECKSUM = -10029,
+	/** A diff snapshot used where a full one is needed or the reverse, or a diff applied to
+	 *  a snapshot that is not its parent (@since 1.1). */
+	VMMEM_E_SNAPSHOT_PARENT = -10030,
+	/** A snapshot's page size is invalid, or unusable on this host (@since 1.1). */
+	VMMEM_E_SNAPSHOT_PAGE_SIZE = -10031,
 };
 
 /**

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/* Helpers shared by snapshot saving, merging and restoring (see snapio.h). */
+#define _GNU_SOURCE
+#include "snapio.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <vmmem/config.h>
+
+#include "config.h"
+#include "crc32c.h"
+#include "create.h"
+#include "error.h"
+#include "region.h"
+
+#define PROGRESS_STEP (64ull << 20)
+
+void
+vmm_progress_init(struct vmm_progress *p, vmmem_progress_fn fn, void *arg, uint64_t total)
+{
+	*p = (struct vmm_progress){ .fn = fn, .arg = arg, .total = total, .next = PROGRESS_STEP };
+}
+
+int
+vmm_progress_add(struct vmm_progress *p, uint64_t n)
+{
+	p->done += n;
+	if (!p->fn || (p->done < p->next && p->done < p->total))
+		return 0;
+	p->next = p->done + PROGRESS_STEP;
+	if (p->fn(p->arg, p->done, p->total) != 0)
+		return vmm_err(-ECANCELED, "snapshot: cancelled by the progress callback at %llu of "
+					   "%llu bytes",
+			       (unsigned long long)p->done, (unsigned long long)p->total);
+	return 0;
+}
+
+void
+vmm_extents_init(struct vmm_extents *it, int fd, uint64_t base, uint64_t len)
+{
+	*it = (struct vmm_extents){ .fd = fd, .base = base, .len = len };
+}
+
+int
+vmm_extents_next(struct vmm_extents *it, uint64_t max, uint64_t *off, uint64_t *n, bool *data)
+{
+	if (it->pos >= it->len)
+		return 0;
+	if (it->pos >= it->data_end) {
+		off_t d = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_DATA);
+
+		if (d < 0 && errno == ENXIO) {
+			d = (off_t)(it->base + it->len); /* only a hole is left */
+		} else if (d < 0) {
+			d = (off_t)(it->base + it->pos); /* no SEEK_DATA: treat all as data */
+			it->data_end = it->len;
+		}
+		if ((uint64_t)d > it->base + it->pos) {
+			uint64_t end = (uint64_t)d - it->base;
+
+			*off = it->pos;
+			*n = (end < it->len ? end : it->len) - it->pos;
+			*data = false;
+			it->pos += *n;
+			return 1;
+		}
+		if (it->pos >= it->data_end) {
+			off_t h = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_HOLE);
+			uint64_t end = h < 0 ? it->len : (uint64_t)h - it->base;
+
+			it->data_end = end < it->len ? end : it->len;
+			if (it->data_end <= it->pos) /* a racing writer: read it as data */
+				it->data_end = it->len;
+		}
+	}
+	*off = it->pos;
+	*n = it->data_end - it->pos;
+	if (*n > max)
+		*n = max;
+	*data = true;
+	it->pos += *n;
+	return 1;
+}
+
+bool
+vmm_is_zero(const uint8_t *p, uint64_t n)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t acc = 0;
+	uint64_t words = n / 8;
+
+	/* Blocks of 32 words, OR-reduced (vectorised) with an exit per block. */
+	for (uint64_t i = 0; i + 32 <= words; i += 32) {
+		for (int k = 0; k < 32; k++)
+			acc |= w[i + (uint64_t)k];
+		if (acc)
+			return false;
+	}
+	for (uint64_t i = words & ~31ull; i < words; i++)
+		acc |= w[i];
+	for (uint64_t i = words * 8; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+int
+vmm_write_sparse(int fd, const uint8_t *buf, uint64_t n, uint64_t off, uint32_t page_size,
+		 uint32_t *crc, uint64_t *written)
+{
+	uint64_t run = 0; /* start of the current run */
+	bool run_zero = false;
+	int rc = 0;
+
+	for (uint64_t p = 0;; p = n - p < page_size ? n : p + page_size) {
+		bool end = p >= n;
+		bool zero = !end && vmm_is_zero(buf + p, n - p < page_size ? n - p : page_size);
+
+		if (p > run && (end || zero != run_zero)) {
+			uint64_t len = (p < n ? p : n) - run;
+
+			if (run_zero) {
+				*crc = vmm_crc32c_zeros(*crc, len);
+			} else {
+				*crc = vmm_crc32c(*crc, buf + run, len);
+				rc = vmm_snap_pwrite(fd, buf + run, len, off + run);
+				if (rc)
+					return rc;
+				*written += len;
+			}
+			run = p;
+		}
+		if (end)
+			return 0;
+		if (p == run)
+			run_zero = zero;
+	}
+}
+
+int
+vmm_snap_resize(int fd, uint64_t size)
+{
+	if (ftruncate(fd, 0) < 0 || ftruncate(fd, (off_t)size) < 0)
+		return vmm_err(-errno, "snapshot: cannot size the file to %llu bytes: %m",
+			       (unsigned long long)size);
+	return 0;
+}
+
+void
+vmm_snap_unref_regions(struct vmmem_region **regions, size_t n)
+{
+	if (!regions)
+		return;
+	for (size_t i = 0; i < n; i++)
+		vmmem_region_unref(regions[i]);
+	free(regions);
+}
+
+/* The config entry for table region @i: from the caller's config (by GPA) or the table's
+ * own string, checked against the table. */
+static int region_config(const struct vmmem_snapshot *s, size_t i, const struct vmmem_config *user,
+			 struct vmmem_config **own, const struct vmm_cfg_region **out)
+{
+	const struct vmm_snap_region *t = &s->regions[i];
+	const struct vmm_cfg_region *cr = NULL;
+	int rc;
+
+	if (user) {
+		for (size_t k = 0; k < user->n_regions; k++)
+			if (user->regions[k].gpa == t->gpa)
+				cr = &user->regions[k];
+		if (!cr || cr->size != t->size)
+			return vmm_err(VMMEM_E_CONFIG_CONFLICT,
+				       "restore: the config has no region of gpa 0x%llx and size %llu "
+				       "(snapshot region %zu)",
+				       (unsigned long long)t->gpa, (unsigned long long)t->size, i);
+	} else {
+		rc = vmmem_config_parse(own, t->spec);
+		if (rc)
+			return vmm_err(VMMEM_E_SNAPSHOT_FORMAT,
+				       "snapshot: region %zu: config string \"%s\" does not parse: %s", i,
+				       t->spec, vmmem_errormsg());
+		cr = &(*own)->regions[0];
+		if ((*own)->n_regions != 1 || cr->gpa != t->gpa || cr->size != t->size)
+			return vmm_err(VMMEM_E_SNAPSHOT_FORMAT,
+				       "snapshot: region %zu: config string \"%s\" does not describe "
+				       "gpa 0x%llx, size %llu of the table",
+				       i, t->spec, (unsigned long long)t->gpa,
+				       (unsigned long long)t->size);
+	}
+	*out = cr;
+	return 0;
+}
+
+int
+vmm_snap_create_regions(const struct vmmem_snapshot *s, struct vmmem_ctx *ctx,
+			const char *config, bool no_prealloc, struct vmmem_region ***out)
+{
+	struct vmmem_config *user = NULL;
+	struct vmmem_region **regions;
+	int rc = 0;
+
+	*out = NULL;
+	if (config) {
+		rc = vmmem_config_parse(&user, config);
+		if (rc)
+			return rc;
+		if (user->n_regions != s->n_regions) {
+			rc = vmm_err(VMMEM_E_CONFIG_CONFLICT,
+				     "restore: the config has %zu regions, the snapshot %zu",
+				     user->n_regions, s->n_regions);
+			vmmem_config_free(user);
+			return rc;
+		}
+	}
+	regions = calloc(s->n_regions, sizeof(*regions));
+	if (!regions) {
+		vmmem_config_free(user);
+		return vmm_err(-ENOMEM, "restore: out of memory");
+	}
+	for (size_t i = 0; i < s->n_regions && rc == 0; i++) {
+		struct vmmem_config *own = NULL;
+		const struct vmm_cfg_region *cr = NULL;
+
+		rc = region_config(s, i, user, &own, &cr);
+		if (rc == 0 && cr) {
+			struct vmm_cfg_region copy = *cr;
+
+			if (no_prealloc)
+				copy.prealloc = false;
+			rc = vmm_create_region(ctx, &copy, &regions[i]);
+		}
+		vmmem_config_free(own);
+	}
+	vmmem_config_free(user);
+	if (rc) {
+		vmm_snap_unref_regions(regions, s->n_regions);
+		return rc;
+	}
+	*out = regions;
+	return 0;
+}
+
+int
+vmm_snap_checksum_error(const struct vmmem_snapshot *s, size_t i, uint32_t crc)
+{
+	const struct vmm_snap_region *r = &s->regions[i];
+
+	return vmm_err(VMMEM_E_SNAPSHOT_CHECKSUM,
+		       "snapshot: region %zu (gpa 0x%llx, %llu bytes): its data (file bytes "
+		       "%llu-%llu) has checksum 0x%08x, the table says 0x%08x: the data is corrupt",
+		       i, (unsigned long long)r->gpa, (unsigned long long)r->size,
+		       (unsigned long long)r->data_offset,
+		       (unsigned long long)(r->data_offset + r->data_size - 1), crc, r->crc);
+}
+
+int
+vmm_snap_verify_region(const struct vmmem_snapshot *s, size_t i, uint8_t *buf,
+		       struct vmm_progress *p)
+{
+	const struct vmm_snap_region *r = &s->regions[i];
+	uint32_t crc = 0;
+	int rc;
+
+	for (uint64_t k = 0; k < r->n_ranges; k++) {
+		const struct vmm_snap_range *g = &r->ranges[k];
+		struct vmm_extents it;
+		uint64_t off, n;
+		bool data;
+
+		vmm_extents_init(&it, s->fd, g->file_offset, g->length);
+		while ((rc = vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data)) > 0) {
+			if (data) {
+				rc = vmm_snap_pread(s->fd, buf, n, g->file_offset + off);
+				if (rc)
+					return rc;
+				crc = vmm_crc32c(crc, buf, n);
+			} else {
+				crc = vmm_crc32c_zeros(crc, n);
+			}
+			rc = vmm_progress_add(p, n);
+			if (rc)
+				return rc;
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return crc == r->crc ? 0 : vmm_snap_checksum_error(s, i, crc);
+}
