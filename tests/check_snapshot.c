@@ -946,6 +946,248 @@ START_TEST(test_snapshot_corrupt_data)
 }
 END_TEST
 
+
+/* Field-by-field damage, each resealed so that the field check (not a checksum) is hit. */
+struct damage {
+	const char *what;
+	bool in_table; /* offset relative to the table (then the table CRC is resealed) */
+	unsigned off;
+	unsigned width;
+	uint64_t value;
+	int code;
+	const char *text;
+};
+
+static const struct damage damages[] = {
+	{ "header size", false, 12, 4, 64, VMMEM_E_SNAPSHOT_FORMAT, "header size" },
+	{ "unknown flags", false, 20, 4, 0x10, VMMEM_E_SNAPSHOT_FORMAT, "unknown flags" },
+	{ "entry size", false, 28, 4, 8, VMMEM_E_SNAPSHOT_FORMAT, "entry size" },
+	{ "table offset", false, 32, 8, 8, VMMEM_E_SNAPSHOT_FORMAT, "table offset" },
+	{ "table past the end", false, 40, 8, 1 << 20, VMMEM_E_SNAPSHOT_TRUNCATED, "past the end" },
+	{ "guest total", false, 88, 8, 12345, VMMEM_E_SNAPSHOT_FORMAT, "totals" },
+	{ "region flags", true, 60, 4, 0x8, VMMEM_E_SNAPSHOT_FORMAT, "unknown flags" },
+	{ "full with ranges", true, 40, 8, 1, VMMEM_E_SNAPSHOT_FORMAT, "no range table" },
+	{ "data area too small", true, 24, 8, 4096, VMMEM_E_SNAPSHOT_FORMAT, "smaller than" },
+	{ "data overlaps table", true, 16, 8, 0, VMMEM_E_SNAPSHOT_FORMAT, "overlaps the table" },
+	{ "zero size", true, 8, 8, 0, VMMEM_E_SNAPSHOT_FORMAT, "zero" },
+	{ "gpa wraps", true, 0, 8, UINT64_MAX - 4096, VMMEM_E_SNAPSHOT_FORMAT, "passes 2^64" },
+	{ "empty config", true, 56, 4, 0, VMMEM_E_SNAPSHOT_FORMAT, "config string" },
+};
+
+START_TEST(test_snapshot_damaged_fields)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+
+	for (size_t i = 0; i < sizeof(damages) / sizeof(damages[0]); i++) {
+		const struct damage *d = &damages[i];
+		int fd = good_file(ctx);
+		uint8_t v[8];
+
+		put_le64(v, d->value);
+		patch(fd, (off_t)(d->in_table ? 128 + d->off : d->off), v, d->width);
+		if (d->in_table)
+			reseal_table(fd);
+		else
+			reseal_header(fd);
+		ck_assert_msg(open_rc(fd) == d->code, "%s: %d (%s)", d->what, open_rc(fd),
+			      vmmem_errormsg());
+		ck_assert_msg(strstr(vmmem_errormsg(), d->text) != NULL, "%s: message '%s'",
+			      d->what, vmmem_errormsg());
+		close(fd);
+	}
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+/* The table's config string is what copy restore runs: a string that does not parse or
+ * that names another place is refused; a NUL inside is refused on open. */
+START_TEST(test_snapshot_bad_config_strings)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_snapshot_region ri = { .size = sizeof(ri) };
+	struct vmmem_restore_opts ro = { .size = sizeof(ro), .mode = VMMEM_RESTORE_COPY };
+	struct vmmem_snapshot *s;
+	struct vmmem_memory *m;
+	const char *repl[] = { "anon;gpa=0,size=256K", "anon:gpa=4K,size=256K", NULL };
+	int fd;
+
+	for (int i = 0; repl[i]; i++) {
+		fd = good_file(ctx);
+		s = open_snap(fd);
+		ck_assert_int_eq(vmmem_snapshot_region(s, 0, &ri), 0);
+		uint64_t off = ri.data_offset; /* the spec is just before the data, in the table */
+		vmmem_snapshot_close(s);
+		/* The good file's spec is "anon:gpa=0,size=256K" (20 bytes): same length. */
+		uint8_t h[128], *t;
+
+		ck_assert_int_eq(pread(fd, h, 128, 0), 128);
+		uint64_t tsize = get_le64(h + 40);
+
+		t = malloc(tsize);
+		ck_assert_int_eq(pread(fd, t, tsize, 128), (ssize_t)tsize);
+		uint8_t *at = memmem(t, tsize, "anon:gpa=0,size=256K", 20);
+
+		ck_assert_ptr_nonnull(at);
+		memcpy(at, repl[i], 20);
+		patch(fd, 128, t, tsize);
+		free(t);
+		reseal_table(fd);
+		(void)off;
+		s = open_snap(fd);
+		ck_assert_int_eq(vmmem_snapshot_restore(s, ctx, &ro, &m, NULL),
+				 VMMEM_E_SNAPSHOT_FORMAT);
+		ck_assert_ptr_null(m);
+		ck_assert(strstr(vmmem_errormsg(), "config string") != NULL);
+		vmmem_snapshot_close(s);
+		close(fd);
+	}
+	/* A NUL byte inside the string. */
+	fd = good_file(ctx);
+	s = open_snap(fd);
+	ck_assert_int_eq(vmmem_snapshot_region(s, 0, &ri), 0);
+	vmmem_snapshot_close(s);
+	{
+		uint8_t h[128], *t;
+
+		ck_assert_int_eq(pread(fd, h, 128, 0), 128);
+		uint64_t tsize = get_le64(h + 40);
+
+		t = malloc(tsize);
+		ck_assert_int_eq(pread(fd, t, tsize, 128), (ssize_t)tsize);
+		uint8_t *at = memmem(t, tsize, "anon:", 5);
+
+		ck_assert_ptr_nonnull(at);
+		at[2] = 0;
+		patch(fd, 128, t, tsize);
+		free(t);
+		reseal_table(fd);
+	}
+	EXPECT_OPEN(fd, VMMEM_E_SNAPSHOT_FORMAT, "NUL");
+	close(fd);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+/* merge refuses inputs that do not fit together: a diff as parent, a diff of other
+ * regions that names the parent. */
+START_TEST(test_snapshot_merge_mismatched_regions)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_memory *a = from_config(ctx, "anon:gpa=0,size=1M,dirty-log=on");
+	struct vmmem_memory *b = from_config(ctx, "anon:gpa=0,size=2M,dirty-log=on");
+	struct vmmem_memory *c = from_config(ctx, CONFIG_TWO);
+	int fa = scratch_file(), fb = scratch_file(), fc = scratch_file(), out = scratch_file();
+	struct vmmem_snapshot *sa, *sb, *sc;
+	uint8_t ida[16];
+
+	ck_assert_int_eq(save(a, fa, 0, NULL, ida), 0);
+	ck_assert_int_eq(save(b, fb, VMMEM_SNAPSHOT_DIFF, ida, NULL), 0);
+	ck_assert_int_eq(save(c, fc, VMMEM_SNAPSHOT_DIFF, ida, NULL), 0);
+	sa = open_snap(fa);
+	sb = open_snap(fb);
+	sc = open_snap(fc);
+	ck_assert_int_eq(vmmem_snapshot_merge(sa, sb, out, NULL, NULL), VMMEM_E_SNAPSHOT_PARENT);
+	ck_assert(strstr(vmmem_errormsg(), "region 0 differs") != NULL);
+	ck_assert_int_eq(vmmem_snapshot_merge(sa, sc, out, NULL, NULL), VMMEM_E_SNAPSHOT_PARENT);
+	ck_assert(strstr(vmmem_errormsg(), "2 regions") != NULL);
+	ck_assert_int_eq(vmmem_snapshot_merge(sb, sb, out, NULL, NULL), VMMEM_E_SNAPSHOT_PARENT);
+	ck_assert(strstr(vmmem_errormsg(), "itself a diff") != NULL);
+	ck_assert_int_eq(vmmem_snapshot_merge(sa, sa, -1, NULL, NULL), -EBADF);
+	/* A progress callback can stop a merge; the output is then no snapshot. */
+	int calls = 0;
+
+	ck_assert_int_eq(save(a, fb, VMMEM_SNAPSHOT_DIFF, ida, NULL), 0);
+	vmmem_snapshot_close(sb);
+	sb = open_snap(fb);
+	ck_assert_int_eq(vmmem_snapshot_merge(sa, sb, out, cancel_at_once, &calls), -ECANCELED);
+	ck_assert_int_eq(open_rc(out), VMMEM_E_SNAPSHOT_FORMAT);
+	vmmem_snapshot_close(sa);
+	vmmem_snapshot_close(sb);
+	vmmem_snapshot_close(sc);
+	close(fa);
+	close(fb);
+	close(fc);
+	close(out);
+	vmmem_memory_unref(a);
+	vmmem_memory_unref(b);
+	vmmem_memory_unref(c);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+/* A lazy restore whose file loses its data after open: the fault thread cannot read the
+ * page, poisons it (a kernel access gets EFAULT, never zeros), and the restore reports
+ * the error. */
+START_TEST(test_snapshot_lazy_file_cut_after_open)
+{
+	if (!lazy_available())
+		return;
+	struct vmmem_ctx *ctx = new_ctx();
+	int fd = good_file(ctx), p[2];
+	struct vmmem_restore_opts ro = { .size = sizeof(ro), .mode = VMMEM_RESTORE_LAZY,
+					 .flags = VMMEM_RESTORE_NO_PREFETCH };
+	struct vmmem_snapshot_region ri = { .size = sizeof(ri) };
+	struct vmmem_restore *lazy;
+	struct vmmem_memory *m;
+	struct vmmem_snapshot *s = open_snap(fd);
+	int rc;
+
+	ck_assert_int_eq(vmmem_snapshot_region(s, 0, &ri), 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)ri.data_offset), 0);
+	ck_assert_int_eq(vmmem_snapshot_restore(s, ctx, &ro, &m, &lazy), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	errno = 0;
+	ck_assert_int_eq(write(p[1], (uint8_t *)vmmem_region_host(vmmem_memory_region_at(m, 0)) +
+					     8 * PG, 64), -1);
+	ck_assert_int_eq(errno, EFAULT);
+	rc = vmmem_restore_wait(lazy, -1);
+	ck_assert_int_eq(rc, VMMEM_E_SNAPSHOT_TRUNCATED);
+	ck_assert_int_eq(vmmem_restore_free(lazy), VMMEM_E_SNAPSHOT_TRUNCATED);
+	close(p[0]);
+	close(p[1]);
+	finish(s, fd, m, ctx);
+}
+END_TEST
+
+/* Progress reports of a lazy restore come from its prefetch thread and end at the total. */
+struct last_progress {
+	uint64_t done, total;
+	int calls;
+};
+
+static int record_progress(void *arg, uint64_t done, uint64_t total)
+{
+	struct last_progress *lp = arg;
+
+	__atomic_store_n(&lp->done, done, __ATOMIC_RELAXED);
+	__atomic_store_n(&lp->total, total, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&lp->calls, 1, __ATOMIC_RELAXED);
+	return 1; /* ignored: a lazy restore cannot stop */
+}
+
+START_TEST(test_snapshot_lazy_progress)
+{
+	if (!lazy_available())
+		return;
+	struct vmmem_ctx *ctx = new_ctx();
+	int fd = good_file(ctx);
+	struct last_progress lp = { 0 };
+	struct vmmem_restore_opts ro = { .size = sizeof(ro), .mode = VMMEM_RESTORE_LAZY,
+					 .progress = record_progress, .progress_arg = &lp };
+	struct vmmem_restore *lazy;
+	struct vmmem_memory *m;
+	struct vmmem_snapshot *s = open_snap(fd);
+
+	ck_assert_int_eq(vmmem_snapshot_restore(s, ctx, &ro, &m, &lazy), 0);
+	ck_assert_int_eq(vmmem_restore_wait(lazy, 10000), 0);
+	ck_assert_int_eq(vmmem_restore_free(lazy), 0);
+	ck_assert_int_ge(lp.calls, 1);
+	ck_assert_uint_eq(lp.done, 256 * KiB);
+	ck_assert_uint_eq(lp.total, 256 * KiB);
+	finish(s, fd, m, ctx);
+}
+END_TEST
+
 /* ---- bad arguments ----------------------------------------------------------------------- */
 
 START_TEST(test_snapshot_bad_arguments)
@@ -1115,6 +1357,11 @@ int main(void)
 	tcase_add_test(tc, test_snapshot_hostile_files);
 	tcase_add_test(tc, test_snapshot_corrupt_data);
 	tcase_add_test(tc, test_snapshot_bad_arguments);
+	tcase_add_test(tc, test_snapshot_damaged_fields);
+	tcase_add_test(tc, test_snapshot_bad_config_strings);
+	tcase_add_test(tc, test_snapshot_merge_mismatched_regions);
+	tcase_add_test(tc, test_snapshot_lazy_file_cut_after_open);
+	tcase_add_test(tc, test_snapshot_lazy_progress);
 	suite_add_tcase(s, tc);
 	return tu_run_suite(s);
 }
