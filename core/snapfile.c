@@ -155,6 +155,51 @@ vmm_snap_own_fd(int fd)
 	return own;
 }
 
+int
+vmm_extent_map_build(int fd, uint64_t from, uint64_t to, struct vmm_extent_map *map)
+{
+	size_t cap = 0;
+
+	map->v = NULL;
+	map->n = 0;
+	while (from < to) {
+		off_t d = lseek(fd, (off_t)from, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break; /* a hole to the end */
+		if (d < 0) { /* no SEEK_DATA here: all data */
+			d = (off_t)from;
+			h = (off_t)to;
+		} else {
+			h = lseek(fd, d, SEEK_HOLE);
+			if (h < 0)
+				h = (off_t)to;
+		}
+		if ((uint64_t)d >= to)
+			break;
+		if ((uint64_t)h > to)
+			h = (off_t)to;
+		if (h <= d) /* the file changed under us: take the rest as data */
+			h = (off_t)to;
+		if (map->n == cap) {
+			struct vmm_extent *v;
+
+			cap = cap ? 2 * cap : 16;
+			v = realloc(map->v, cap * sizeof(*v));
+			if (!v) {
+				free(map->v);
+				map->v = NULL;
+				map->n = 0;
+				return vmm_err(-ENOMEM, "snapshot: out of memory for the extent map");
+			}
+			map->v = v;
+		}
+		map->v[map->n++] = (struct vmm_extent){ (uint64_t)d, (uint64_t)h };
+		from = (uint64_t)h;
+	}
+	return 0;
+}
+
 void
 vmm_snap_free_regions(struct vmmem_snapshot *s)
 {
@@ -511,6 +556,8 @@ static int open_fd(struct vmmem_snapshot *s)
 	if (rc == 0)
 		rc = decode_table(s, tab, toff, tsize, esize);
 	free(tab);
+	if (rc == 0)
+		rc = vmm_extent_map_build(s->fd, toff + tsize, s->file_size, &s->extents);
 	return rc;
 }
 
@@ -549,6 +596,7 @@ vmmem_snapshot_close(struct vmmem_snapshot *s)
 	if (!s)
 		return;
 	vmm_snap_free_regions(s);
+	free(s->extents.v);
 	close(s->fd);
 	free(s);
 }

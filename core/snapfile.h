@@ -48,8 +48,26 @@ struct vmm_snap_region {
 	uint64_t stored;      /* sum of the ranges' lengths */
 };
 
+/* Where a file holds data: sorted, disjoint [start, end) file offsets; the rest are holes.
+ * Built once when a snapshot is opened (SEEK_DATA/SEEK_HOLE scan from the first data page to
+ * the end), so readers find holes without a system call: on tmpfs each SEEK_HOLE scans the
+ * data run it starts in, and one per chunk would make reading a file quadratic. */
+struct vmm_extent {
+	uint64_t start;
+	uint64_t end;
+};
+
+struct vmm_extent_map {
+	struct vmm_extent *v;
+	size_t n;
+};
+
+/* Scan [from, to) of @fd into @map (a file system without SEEK_DATA: one extent). */
+int vmm_extent_map_build(int fd, uint64_t from, uint64_t to, struct vmm_extent_map *map);
+
 struct vmmem_snapshot {
 	int fd;
+	struct vmm_extent_map extents;
 	uint32_t version;
 	uint32_t flags;
 	uint32_t page_size;

@@ -41,48 +41,47 @@ vmm_progress_add(struct vmm_progress *p, uint64_t n)
 }
 
 void
-vmm_extents_init(struct vmm_extents *it, int fd, uint64_t base, uint64_t len)
+vmm_extents_init(struct vmm_extents *it, const struct vmm_extent_map *map, uint64_t base,
+		 uint64_t len)
 {
-	*it = (struct vmm_extents){ .fd = fd, .base = base, .len = len };
+	size_t lo = 0, hi = map->n;
+
+	/* The first extent ending after base. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (map->v[mid].end <= base)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*it = (struct vmm_extents){ .map = map, .next = lo, .base = base, .len = len };
 }
 
 int
 vmm_extents_next(struct vmm_extents *it, uint64_t max, uint64_t *off, uint64_t *n, bool *data)
 {
+	uint64_t at = it->base + it->pos, end = it->base + it->len;
+	const struct vmm_extent *e;
+
 	if (it->pos >= it->len)
 		return 0;
-	if (it->pos >= it->data_end) {
-		off_t d = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_DATA);
-
-		if (d < 0 && errno == ENXIO) {
-			d = (off_t)(it->base + it->len); /* only a hole is left */
-		} else if (d < 0) {
-			d = (off_t)(it->base + it->pos); /* no SEEK_DATA: treat all as data */
-			it->data_end = it->len;
-		}
-		if ((uint64_t)d > it->base + it->pos) {
-			uint64_t end = (uint64_t)d - it->base;
-
-			*off = it->pos;
-			*n = (end < it->len ? end : it->len) - it->pos;
-			*data = false;
-			it->pos += *n;
-			return 1;
-		}
-		if (it->pos >= it->data_end) {
-			off_t h = lseek(it->fd, (off_t)(it->base + it->pos), SEEK_HOLE);
-			uint64_t end = h < 0 ? it->len : (uint64_t)h - it->base;
-
-			it->data_end = end < it->len ? end : it->len;
-			if (it->data_end <= it->pos) /* a racing writer: read it as data */
-				it->data_end = it->len;
-		}
-	}
+	while (it->next < it->map->n && it->map->v[it->next].end <= at)
+		it->next++;
+	e = it->next < it->map->n ? &it->map->v[it->next] : NULL;
 	*off = it->pos;
-	*n = it->data_end - it->pos;
-	if (*n > max)
-		*n = max;
-	*data = true;
+	if (!e || e->start >= end) { /* a hole to the end */
+		*n = it->len - it->pos;
+		*data = false;
+	} else if (e->start > at) { /* a hole up to the next extent */
+		*n = e->start - at;
+		*data = false;
+	} else {
+		*n = (e->end < end ? e->end : end) - at;
+		if (*n > max)
+			*n = max;
+		*data = true;
+	}
 	it->pos += *n;
 	return 1;
 }
@@ -180,10 +179,14 @@ static int region_config(const struct vmmem_snapshot *s, size_t i, const struct 
 				       (unsigned long long)t->gpa, (unsigned long long)t->size, i);
 	} else {
 		rc = vmmem_config_parse(own, t->spec);
-		if (rc)
+		if (rc) {
+			char why[256]; /* the parser's message, before ours replaces it */
+
+			snprintf(why, sizeof(why), "%s", vmmem_errormsg());
 			return vmm_err(VMMEM_E_SNAPSHOT_FORMAT,
 				       "snapshot: region %zu: config string \"%s\" does not parse: %s", i,
-				       t->spec, vmmem_errormsg());
+				       t->spec, why);
+		}
 		cr = &(*own)->regions[0];
 		if ((*own)->n_regions != 1 || cr->gpa != t->gpa || cr->size != t->size)
 			return vmm_err(VMMEM_E_SNAPSHOT_FORMAT,
@@ -272,7 +275,7 @@ vmm_snap_verify_region(const struct vmmem_snapshot *s, size_t i, uint8_t *buf,
 		uint64_t off, n;
 		bool data;
 
-		vmm_extents_init(&it, s->fd, g->file_offset, g->length);
+		vmm_extents_init(&it, &s->extents, g->file_offset, g->length);
 		while ((rc = vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data)) > 0) {
 			if (data) {
 				rc = vmm_snap_pread(s->fd, buf, n, g->file_offset + off);
@@ -286,8 +289,6 @@ vmm_snap_verify_region(const struct vmmem_snapshot *s, size_t i, uint8_t *buf,
 			if (rc)
 				return rc;
 		}
-		if (rc < 0)
-			return rc;
 	}
 	return crc == r->crc ? 0 : vmm_snap_checksum_error(s, i, crc);
 }

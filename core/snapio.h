@@ -30,19 +30,20 @@ void vmm_progress_init(struct vmm_progress *p, vmmem_progress_fn fn, void *arg, 
 /* Count @n more bytes done; -ECANCELED (with a message) if the callback says stop. */
 int vmm_progress_add(struct vmm_progress *p, uint64_t n);
 
-/* Walks [base, base + len) of a file as alternating data and hole extents
- * (SEEK_DATA/SEEK_HOLE; a file system without them is all data). */
+/* Walks [base, base + len) of a file as alternating data and hole extents, from the
+ * snapshot's extent map (no system call). */
 struct vmm_extents {
-	int fd;
+	const struct vmm_extent_map *map;
+	size_t next;       /* first map extent that may end after pos */
 	uint64_t base;
 	uint64_t len;
 	uint64_t pos;      /* next byte, relative to base */
-	uint64_t data_end; /* end of the data extent pos is in (relative), or 0 */
 };
 
-void vmm_extents_init(struct vmm_extents *it, int fd, uint64_t base, uint64_t len);
-/* The next extent: 1 with *off and *n (relative to base; data extents at most @max bytes) and
- * *data, 0 at the end, or a negative error. */
+void vmm_extents_init(struct vmm_extents *it, const struct vmm_extent_map *map, uint64_t base,
+		      uint64_t len);
+/* The next extent: 1 with *off and *n (relative to base; data extents at most @max bytes)
+ * and *data, or 0 at the end. */
 int vmm_extents_next(struct vmm_extents *it, uint64_t max, uint64_t *off, uint64_t *n,
 		     bool *data);
 

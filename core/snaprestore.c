@@ -85,7 +85,7 @@ static int apply_range(const struct vmmem_snapshot *d, const struct vmmem_memory
 	bool data;
 	int rc;
 
-	vmm_extents_init(&it, d->fd, g->file_offset, g->length);
+	vmm_extents_init(&it, &d->extents, g->file_offset, g->length);
 	while ((rc = vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data)) > 0) {
 		for (uint64_t done = 0; done < n;) {
 			uint64_t len = n - done < VMM_SNAP_CHUNK ? n - done : VMM_SNAP_CHUNK;
@@ -169,7 +169,7 @@ static int copy_task(struct copy_job *job, struct copy_task *t)
 	bool data;
 	int rc;
 
-	vmm_extents_init(&it, job->s->fd, file, t->length);
+	vmm_extents_init(&it, &job->s->extents, file, t->length);
 	while ((rc = vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data)) > 0) {
 		if (__atomic_load_n(&job->stop, __ATOMIC_RELAXED))
 			return -ECANCELED;

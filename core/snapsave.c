@@ -472,7 +472,7 @@ static int merge_region(struct merge_region *mr, int out_fd, const struct vmm_sn
 	uint32_t out_crc = 0;
 	int rc;
 
-	vmm_extents_init(&it, mr->parent->fd, g->file_offset, g->length);
+	vmm_extents_init(&it, &mr->parent->extents, g->file_offset, g->length);
 	while ((rc = vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data)) > 0) {
 		/* A hole of the parent no diff range touches stays a hole, however long. */
 		if (!data && !diff_touches(mr, off + n)) {
@@ -507,8 +507,6 @@ static int merge_region(struct merge_region *mr, int out_fd, const struct vmm_sn
 		if (rc)
 			return rc;
 	}
-	if (rc < 0)
-		return rc;
 	if (mr->parent_crc != pr->crc)
 		return vmm_snap_checksum_error(mr->parent, mr->index, mr->parent_crc);
 	if (mr->diff_crc != mr->diff->regions[mr->index].crc)
