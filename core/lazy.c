@@ -91,6 +91,7 @@ struct vmmem_restore {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool prefetch_started; /* under lock */
+	bool fault_stopped;    /* under lock: the fault thread is joined or being joined */
 	bool complete;         /* under lock */
 	int rc;                /* under lock: first failure */
 	char msg[512];         /* under lock: its message */
@@ -306,6 +307,20 @@ static int prefetch_region(struct vmmem_restore *r, size_t i, uint8_t *buf,
 	return 0;
 }
 
+/* Stop and join the fault thread, once (from the prefetch thread or from free). */
+static void stop_fault_thread(struct vmmem_restore *r)
+{
+	pthread_mutex_lock(&r->lock);
+	bool join = !r->fault_stopped;
+
+	r->fault_stopped = true;
+	pthread_mutex_unlock(&r->lock);
+	if (!join)
+		return;
+	eventfd_write(r->stop_fd, 1);
+	pthread_join(r->fault_thread, NULL);
+}
+
 static void *prefetch_main(void *arg)
 {
 	struct vmmem_restore *r = arg;
@@ -324,16 +339,21 @@ static void *prefetch_main(void *arg)
 	for (size_t i = 0; i < r->n && rc == 0; i++)
 		rc = prefetch_region(r, i, buf, &prog);
 	free(buf);
-	if (rc)
+	if (rc) {
+		/* Pages may be missing: the fault thread keeps serving (and poisoning what it
+		 * cannot read) until vmmem_restore_free(). */
 		fail(r, rc);
-	/* Every page is in (or the restore failed): stop taking faults. Unregistering wakes
-	 * any thread still queued on a page that is now present. */
-	for (size_t i = 0; i < r->n; i++) {
-		struct uffdio_range range = { (uintptr_t)r->lr[i].host, r->lr[i].map_len };
+	} else {
+		/* Every page is in. Stop the fault thread first (a fault it has read is
+		 * served, as EEXIST + wake), then unregister, which wakes any thread still
+		 * queued on a page: it finds the page present. */
+		stop_fault_thread(r);
+		for (size_t i = 0; i < r->n; i++) {
+			struct uffdio_range range = { (uintptr_t)r->lr[i].host, r->lr[i].map_len };
 
-		ioctl(r->uffd, UFFDIO_UNREGISTER, &range);
+			ioctl(r->uffd, UFFDIO_UNREGISTER, &range);
+		}
 	}
-	eventfd_write(r->stop_fd, 1);
 	pthread_mutex_lock(&r->lock);
 	r->complete = true;
 	pthread_cond_broadcast(&r->cond);
@@ -423,6 +443,12 @@ static int register_regions(struct vmmem_restore *r, const struct vmmem_snapshot
 		struct lazy_region *lr = &r->lr[i];
 		bool hugetlb = reg->page_size > vmm_host_page_size();
 
+		if (!vmm_snap_region_fresh(reg))
+			return vmm_err(-EBUSY,
+				       "lazy restore: region %zu's backing file already holds data "
+				       "(a reopened file?); lazy restore fills empty memory only: "
+				       "restore by copy",
+				       i);
 		if (reg->page_size > MAX_LAZY_PAGE || reg->page_size & (reg->page_size - 1))
 			return vmm_err(-EOPNOTSUPP,
 				       "lazy restore: region %zu has %llu-byte pages; lazy restore "
@@ -508,8 +534,7 @@ vmm_lazy_restore(const struct vmmem_snapshot *s, struct vmmem_ctx *ctx,
 		rc = start_prefetch(r);
 		pthread_mutex_unlock(&r->lock);
 		if (rc) {
-			eventfd_write(r->stop_fd, 1);
-			pthread_join(r->fault_thread, NULL);
+			stop_fault_thread(r);
 			goto fail_memory;
 		}
 	}
@@ -582,7 +607,7 @@ vmmem_restore_free(struct vmmem_restore *r)
 	rc = vmmem_restore_wait(r, -1);
 	if (r->prefetch_started)
 		pthread_join(r->prefetch_thread, NULL);
-	pthread_join(r->fault_thread, NULL);
+	stop_fault_thread(r); /* after a failure, or if the prefetch could not start */
 	destroy(r);
 	return rc;
 }

@@ -500,9 +500,11 @@ static int decode_table(struct vmmem_snapshot *s, const uint8_t *tab, uint64_t t
 				   i, (unsigned long long)soff, slen);
 		if (memchr(tab + (soff - toff), 0, slen))
 			return bad("region %zu: config string holds a NUL byte", i);
-		r->spec = strndup((const char *)tab + (soff - toff), slen);
+		r->spec = malloc(slen + 1); /* the table holds no NUL after it: not strndup */
 		if (!r->spec)
 			return vmm_err(-ENOMEM, "snapshot: out of memory");
+		memcpy(r->spec, tab + (soff - toff), slen);
+		r->spec[slen] = '\0';
 		rc = decode_ranges(s, r, i, tab, toff, tsize, e);
 		if (rc)
 			return rc;

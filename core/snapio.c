@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <vmmem/config.h>
@@ -140,6 +142,57 @@ vmm_write_sparse(int fd, const uint8_t *buf, uint64_t n, uint64_t off, uint32_t 
 	}
 }
 
+/* Is the file (dev, ino) mapped anywhere in this process? /proc/self/maps lists the
+ * device as hex major:minor and the inode in decimal. */
+static bool mapped_here(dev_t dev, ino_t ino)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned int maj, min;
+		unsigned long long inode;
+
+		if (sscanf(line, "%*s %*s %*s %x:%x %llu", &maj, &min, &inode) == 3 && inode &&
+		    inode == (unsigned long long)ino && maj == major(dev) && min == minor(dev))
+			found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+static bool same_file(const struct stat *st, int other)
+{
+	struct stat o;
+
+	return other >= 0 && fstat(other, &o) == 0 && o.st_dev == st->st_dev &&
+	       o.st_ino == st->st_ino;
+}
+
+int
+vmm_snap_check_output(int fd, int avoid1, int avoid2)
+{
+	struct stat st;
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0 && (fl & O_APPEND))
+		return vmm_err(-EINVAL, "snapshot: fd %d is in append mode, where pwrite ignores "
+					"offsets",
+			       fd);
+	if (fstat(fd, &st) < 0)
+		return vmm_err(-EBADF, "snapshot: fd %d is not open", fd);
+	if (same_file(&st, avoid1) || same_file(&st, avoid2))
+		return vmm_err(-EINVAL, "merge: the output is one of the inputs");
+	if (mapped_here(st.st_dev, st.st_ino))
+		return vmm_err(-EBUSY, "snapshot: the output file is mapped by this process (a "
+				       "memory restored from it by map?): rewriting it would take "
+				       "that memory's pages away; write elsewhere");
+	return 0;
+}
+
 int
 vmm_snap_resize(int fd, uint64_t size)
 {
@@ -147,6 +200,16 @@ vmm_snap_resize(int fd, uint64_t size)
 		return vmm_err(-errno, "snapshot: cannot size the file to %llu bytes: %m",
 			       (unsigned long long)size);
 	return 0;
+}
+
+bool
+vmm_snap_region_fresh(const struct vmmem_region *r)
+{
+	struct stat st;
+
+	if (r->fd < 0)
+		return true;
+	return fstat(r->fd, &st) == 0 && st.st_blocks == 0;
 }
 
 void

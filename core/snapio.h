@@ -56,6 +56,12 @@ bool vmm_is_zero(const uint8_t *p, uint64_t n);
 int vmm_write_sparse(int fd, const uint8_t *buf, uint64_t n, uint64_t off, uint32_t page_size,
 		     uint32_t *crc, uint64_t *written);
 
+/* May @fd be truncated and rewritten as a snapshot? Not if it is in append mode (pwrite
+ * would ignore offsets), not if it is the file of @avoid1/@avoid2 (inputs of a merge, -1:
+ * none), and not while this process maps it (a memory restored from it by map: truncating
+ * the file would take the memory's pages away). 0, or -EINVAL / -EBUSY with a message. */
+int vmm_snap_check_output(int fd, int avoid1, int avoid2);
+
 /* Truncate @fd and size it to @size (all holes). */
 int vmm_snap_resize(int fd, uint64_t size);
 
@@ -65,6 +71,11 @@ int vmm_snap_resize(int fd, uint64_t size);
 int vmm_snap_create_regions(const struct vmmem_snapshot *s, struct vmmem_ctx *ctx,
 			    const char *config, bool no_prealloc, struct vmmem_region ***out);
 void vmm_snap_unref_regions(struct vmmem_region **regions, size_t n);
+
+/* Does a region just created for a restore read as zeros everywhere? An anonymous one
+ * does; a file-backed one does if its file has no blocks yet (a provider may reopen an
+ * existing file, e.g. a hugetlbfs mem-path: then holes of the snapshot must be written). */
+bool vmm_snap_region_fresh(const struct vmmem_region *r);
 
 /* The data checksum of region @i, read from the file; VMMEM_E_SNAPSHOT_CHECKSUM if it does
  * not match the table. */

@@ -78,7 +78,7 @@ static int check_apply_target(const struct vmmem_snapshot *d, const struct vmmem
 }
 
 static int apply_range(const struct vmmem_snapshot *d, const struct vmmem_memory *m,
-		       uint64_t gpa, const struct vmm_snap_range *g, uint8_t *buf)
+		       uint64_t gpa, const struct vmm_snap_range *g, uint8_t *buf, uint32_t *crc)
 {
 	struct vmm_extents it;
 	uint64_t off, n;
@@ -95,6 +95,7 @@ static int apply_range(const struct vmmem_snapshot *d, const struct vmmem_memory
 				rc = vmm_snap_pread(d->fd, buf, len, g->file_offset + off + done);
 			else
 				memset(buf, 0, len);
+			*crc = vmm_crc32c(*crc, buf, len);
 			if (rc == 0)
 				rc = vmmem_memory_write_exact(m, gpa + off + done, buf, len, NULL);
 			if (rc)
@@ -128,9 +129,17 @@ vmmem_snapshot_apply(const struct vmmem_snapshot *diff, const struct vmmem_memor
 		return vmm_err(-ENOMEM, "apply: out of memory");
 	for (size_t i = 0; i < diff->n_regions && rc == 0; i++) {
 		const struct vmm_snap_region *t = &diff->regions[i];
+		uint32_t crc = 0;
 
 		for (uint64_t k = 0; k < t->n_ranges && rc == 0; k++)
-			rc = apply_range(diff, m, t->gpa + t->ranges[k].offset, &t->ranges[k], buf);
+			rc = apply_range(diff, m, t->gpa + t->ranges[k].offset, &t->ranges[k], buf,
+					 &crc);
+		/* Verified above; a mismatch now means the file changed while we applied it. */
+		if (rc == 0 && crc != t->crc)
+			rc = vmm_err(VMMEM_E_SNAPSHOT_CHECKSUM,
+				     "apply: region %zu of the diff changed while it was applied: "
+				     "the memory holds a mix and must be restored again",
+				     i);
 	}
 	free(buf);
 	return rc;
@@ -150,6 +159,7 @@ struct copy_task {
 struct copy_job {
 	const struct vmmem_snapshot *s;
 	struct vmmem_region **regions;
+	bool *fresh;  /* per region: reads as zeros already, holes need no writing */
 	struct copy_task *tasks;
 	size_t n_tasks;
 	size_t next;  /* atomic: the next task to take */
@@ -180,7 +190,9 @@ static int copy_task(struct copy_job *job, struct copy_task *t)
 				return rc;
 			t->crc = vmm_crc32c(t->crc, host + off, n);
 		} else {
-			t->crc = vmm_crc32c_zeros(t->crc, n); /* fresh memory is already zero */
+			if (!job->fresh[t->region]) /* a reopened file: holes must become zeros */
+				memset(host + off, 0, n);
+			t->crc = vmm_crc32c_zeros(t->crc, n);
 		}
 		pthread_mutex_lock(&job->lock);
 		rc = vmm_progress_add(&job->prog, n);
@@ -274,6 +286,13 @@ static int restore_copy(const struct vmmem_snapshot *s, struct vmmem_ctx *ctx,
 	if (rc)
 		return rc;
 	job.regions = *regions;
+	job.fresh = calloc(s->n_regions, sizeof(*job.fresh));
+	if (!job.fresh) {
+		rc = vmm_err(-ENOMEM, "restore: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < s->n_regions; i++)
+		job.fresh[i] = vmm_snap_region_fresh(job.regions[i]);
 	rc = make_tasks(&job);
 	if (rc)
 		goto out;
@@ -292,6 +311,7 @@ static int restore_copy(const struct vmmem_snapshot *s, struct vmmem_ctx *ctx,
 		rc = check_copied(&job);
 out:
 	free(job.tasks);
+	free(job.fresh);
 	return rc;
 }
 

@@ -142,8 +142,13 @@ static int collect(struct vmmem_snapshot *s, struct save_region *sr, bool diff)
 	for (size_t i = 0; i < s->n_regions; i++) {
 		struct vmm_snap_region *t = &s->regions[i];
 		const struct vmmem_region *r = sr[i].r;
-		uint64_t dp = vmmem_region_dirty_page_size(r);
+		uint64_t dp = vmmem_region_dirty_page_size(r); /* read once: it may change */
 
+		if (diff && !dp)
+			return vmm_err(VMMEM_E_NOT_TRACKED,
+				       "snapshot: region %zu (gpa 0x%llx): tracking was turned off "
+				       "during the save",
+				       i, (unsigned long long)r->gpa);
 		t->gpa = r->gpa;
 		t->size = r->size;
 		t->page_size = r->page_size;
@@ -151,6 +156,10 @@ static int collect(struct vmmem_snapshot *s, struct save_region *sr, bool diff)
 		t->spec = spec_of(r);
 		if (!t->spec)
 			return vmm_err(-ENOMEM, "snapshot: out of memory");
+		if (strlen(t->spec) > VMM_SNAP_MAX_SPEC)
+			return vmm_err(-E2BIG, "snapshot: region %zu's config string has %zu bytes, "
+					       "over the format's limit %u",
+				       i, strlen(t->spec), VMM_SNAP_MAX_SPEC);
 		if (dp) {
 			uint64_t nwords = ((r->size + dp - 1) / dp + 63) / 64;
 			ssize_t got;
@@ -163,6 +172,15 @@ static int collect(struct vmmem_snapshot *s, struct save_region *sr, bool diff)
 							       nwords);
 			if (got < 0) /* tracking was turned off meanwhile */
 				return (int)got;
+			if ((uint64_t)got != (r->size + dp - 1) / dp) {
+				/* Re-enabled with another page size: the bits are not in our unit. */
+				vmmem_region_dirty_mark(sr[i].r, 0, r->size);
+				free(sr[i].cleared);
+				sr[i].cleared = NULL;
+				return vmm_err(-EAGAIN, "snapshot: region %zu's dirty page size changed "
+							"during the save; every page is marked dirty",
+					       i);
+			}
 		}
 		if (diff) {
 			int rc = ranges_from_bits(t, sr[i].cleared, dp);
@@ -312,7 +330,9 @@ static int check_save_args(int fd, const struct vmmem_snapshot_save_opts *opts)
 			       sizeof(*opts));
 	if (opts->flags & ~VMMEM_SNAPSHOT_DIFF)
 		return vmm_err(-EINVAL, "snapshot: unknown flags 0x%x", opts->flags);
-	return vmm_snap_check_regular(fd, "save");
+	int rc = vmm_snap_check_regular(fd, "save");
+
+	return rc ? rc : vmm_snap_check_output(fd, -1, -1);
 }
 
 static int by_gpa(const void *a, const void *b)
@@ -376,6 +396,9 @@ vmmem_memory_snapshot_save(const struct vmmem_memory *m, int fd,
 		return rc;
 	if (m->count == 0)
 		return vmm_err(VMMEM_E_NO_REGIONS, "snapshot: the memory has no regions");
+	if (m->count > VMM_SNAP_MAX_REGIONS)
+		return vmm_err(-E2BIG, "snapshot: %u regions, over the limit %u", m->count,
+			       VMM_SNAP_MAX_REGIONS);
 	regions = malloc(m->count * sizeof(*regions));
 	if (!regions)
 		return vmm_err(-ENOMEM, "snapshot: out of memory");
@@ -528,6 +551,8 @@ vmmem_snapshot_merge(const struct vmmem_snapshot *parent, const struct vmmem_sna
 	VMM_CHECK_ARG(parent);
 	VMM_CHECK_ARG(diff);
 	rc = vmm_snap_check_regular(out_fd, "merge output");
+	if (rc == 0)
+		rc = vmm_snap_check_output(out_fd, parent->fd, diff->fd);
 	if (rc == 0)
 		rc = check_merge_inputs(parent, diff);
 	if (rc)

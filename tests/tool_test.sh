@@ -189,6 +189,10 @@ snapshot)
 	run restore_merged snapshot restore --mode copy "$tmp/merged.snap"
 	got=$(sed -n 's/^memory checksum //p' "$tmp/restore_merged.out")
 	[ "$got" = "$after" ] || fail "merged restore: checksum $got, expected $after"
+	run merge_onto_input snapshot merge "$tmp/full.snap" "$tmp/diff.snap" "$tmp/full.snap"
+	[ "$status" -eq 1 ] || fail "merge onto its own input: exit $status, expected 1"
+	run verify_input snapshot verify "$tmp/full.snap"
+	[ "$status" -eq 0 ] || fail "merge onto its own input damaged or removed it"
 	run merge_wrong snapshot merge "$tmp/diff.snap" "$tmp/full.snap" "$tmp/bad.snap"
 	[ "$status" -eq 1 ] || fail "merge in the wrong order: exit $status, expected 1"
 	[ ! -e "$tmp/bad.snap" ] || fail "a failed merge left its output behind"

@@ -447,6 +447,7 @@ static int cmd_verify(const char *path)
 static int cmd_merge(const char *parent_path, const char *diff_path, const char *out_path)
 {
 	struct vmmem_snapshot *parent = NULL, *diff = NULL;
+	bool existed = access(out_path, F_OK) == 0;
 	int out, rc = 1;
 
 	if (open_file(parent_path, O_RDONLY, &parent) < 0 ||
@@ -458,7 +459,8 @@ static int cmd_merge(const char *parent_path, const char *diff_path, const char 
 	rc = vmmem_snapshot_merge(parent, diff, out, bar_if_tty(), label_merge);
 	close(out);
 	if (rc) {
-		unlink(out_path); /* no half-written file left behind */
+		if (!existed)
+			unlink(out_path); /* no half-written file left behind */
 		rc = fail("merge", rc);
 	} else {
 		printf("merged %s + %s into %s\n", parent_path, diff_path, out_path);

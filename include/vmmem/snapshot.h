@@ -90,7 +90,13 @@ struct vmmem_snapshot_save_opts {
  * @param opts  options; `size` must be set. Out fields are filled on success.
  * @return 0, or
  * @retval -EINVAL               @p m or @p opts NULL, `opts->size` too small, unknown flags,
- *                               or @p fd is not a regular file
+ *                               or @p fd is not a regular file or is in append mode
+ * @retval -EBUSY                @p fd's file is mapped by this process (a memory restored
+ *                               from it by map: truncating it would take those pages away)
+ * @retval -E2BIG                more regions (65536) or a longer config string (4096
+ *                               bytes) than the format holds
+ * @retval -EAGAIN               a region's dirty page size changed during the save (its
+ *                               pages are all marked dirty; save again)
  * @retval VMMEM_E_NOT_TRACKED   a diff, and a region has no dirty tracking (message names it)
  * @retval -ECANCELED            the progress callback asked to stop
  * @retval -EFAULT               a guarded region lost its backing while it was read
@@ -230,7 +236,9 @@ VMMEM_EXPORT int vmmem_snapshot_verify(const struct vmmem_snapshot *s,
  * checksums are checked as they are read.
  * @param out_fd a regular file open for writing; truncated first. Must not be either input.
  * @return 0, or
- * @retval -EINVAL                     NULL argument, or @p out_fd not a regular file
+ * @retval -EINVAL                     NULL argument, @p out_fd not a regular file, in append
+ *                                     mode, or the file of an input
+ * @retval -EBUSY                      @p out_fd's file is mapped by this process
  * @retval VMMEM_E_SNAPSHOT_PARENT     @p parent is a diff, @p diff is not a diff, its parent
  *                                     id is not @p parent's id, or their region tables
  *                                     differ (message says which)
@@ -254,7 +262,10 @@ VMMEM_EXPORT int vmmem_snapshot_merge(const struct vmmem_snapshot *parent,
  * @retval VMMEM_E_SNAPSHOT_PARENT     @p diff is not a diff
  * @retval VMMEM_E_UNMAPPED            a diff range is not inside one region of @p m
  * @retval VMMEM_E_READ_ONLY           a diff range lies in a read-only region
- * @retval VMMEM_E_SNAPSHOT_CHECKSUM, -EIO, -ENOMEM
+ * @retval VMMEM_E_SNAPSHOT_CHECKSUM   the diff does not match its checksums (memory
+ *                                     unchanged), or the file changed while it was applied
+ *                                     (memory partly updated: restore again)
+ * @retval -EIO, -ENOMEM
  * @par Thread safety
  * MT-Safe; concurrent writes to the same pages race with it as any two writes do.
  * @since 1.1
@@ -268,15 +279,18 @@ VMMEM_EXPORT int vmmem_snapshot_apply(const struct vmmem_snapshot *diff,
  *  read on first touch by the kernel, writes stay in this process. */
 #define VMMEM_RESTORE_MAP 2u
 /** Restore by creating each region empty and filling it on demand with userfaultfd, while
- *  a background thread prefetches everything; see vmmem_restore_wait(). */
+ *  a background thread prefetches everything; see vmmem_restore_wait(). Until the restore
+ *  is complete, do not discard ranges of the memory (a discarded page would be filled
+ *  again from the file). */
 #define VMMEM_RESTORE_LAZY 3u
 
 /** Check every region's data checksum (map: read the whole file first; copy and lazy
  *  always check as they read, this flag changes nothing for them). */
 #define VMMEM_RESTORE_VERIFY 0x1u
-/** Lazy only: no background prefetch, pages come in only when touched (for measuring
- *  the fault path, and for guests that touch little). vmmem_restore_wait() then returns
- *  only when every page has been touched. */
+/** Lazy only: no background prefetch yet, pages come in only when touched (for measuring
+ *  the fault path, and for guests that touch little). vmmem_restore_wait() with a timeout
+ *  reports -ETIMEDOUT until the prefetch runs; waiting without one (-1), and
+ *  vmmem_restore_free(), start it. */
 #define VMMEM_RESTORE_NO_PREFETCH 0x2u
 
 /** Options of vmmem_snapshot_restore(). */
@@ -301,7 +315,9 @@ struct vmmem_restore;
  * Copy and lazy create each region from its config string (or from @p opts->config) with
  * @p ctx's providers; prealloc is turned off for lazy (userfaultfd fills missing pages
  * only). Map needs no provider: each region is a private mapping of the file (huge-page
- * regions come back with base pages). Dirty tracking is turned on as the config says.
+ * regions come back with base pages), so the file must not be truncated or rewritten
+ * while the memory lives (saves and merges into it are refused with -EBUSY). Dirty
+ * tracking is turned on as the config says.
  *
  * @param ctx   provider context (copy and lazy; may be NULL for map).
  * @param[out] out   the memory; NULL on every failure (nothing half-restored is returned).
@@ -318,6 +334,8 @@ struct vmmem_restore;
  * @retval VMMEM_E_SNAPSHOT_CHECKSUM   copy (or map with VERIFY): data does not match
  * @retval -EOPNOTSUPP                 lazy: userfaultfd is not available, or not for this
  *                                     kind of memory (message says why)
+ * @retval -EBUSY                      lazy: a region's backing file already holds data (a
+ *                                     provider reopened an existing file)
  * @retval -ECANCELED                  the progress callback asked to stop
  * @retval any error of vmmem_region_create() and vmmem_memory_new()
  * @par Thread safety
