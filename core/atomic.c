@@ -15,8 +15,13 @@
  * Ordering: a reader's epoch store must be visible before its pointer load. Where the
  * kernel has membarrier(PRIVATE_EXPEDITED), the reader only needs a compiler barrier and the
  * writer pays with one membarrier (a full barrier on every CPU running this process) between
- * retiring and scanning. Otherwise (old kernels, valgrind, ThreadSanitizer) readers use a
- * sequentially consistent store.
+ * retiring and scanning. Otherwise (old kernels, valgrind, ThreadSanitizer) it is the
+ * store-buffering (Dekker) pattern, which C11 guarantees only when all four accesses are
+ * sequentially consistent: the reader's epoch store and pointer load, and the writer's
+ * pointer exchange and its loads of the reader records (the registry head included, so a
+ * record pushed by a new reader is either seen or pushed after the swap, and then its
+ * pointer load sees the new memory). An acquire load on the writer's side is not enough
+ * on CPUs with RCpc acquire loads (AArch64 LDAPR); x86 would hide the difference.
  */
 #define _GNU_SOURCE
 #include <linux/membarrier.h>
@@ -136,7 +141,7 @@ static VMM_COLD struct vmm_reader *reader_register(void)
 		}
 		r->in_use = 1;
 		r->next = __atomic_load_n(&registry, __ATOMIC_RELAXED);
-		while (!__atomic_compare_exchange_n(&registry, &r->next, r, true, __ATOMIC_RELEASE,
+		while (!__atomic_compare_exchange_n(&registry, &r->next, r, true, __ATOMIC_SEQ_CST,
 						    __ATOMIC_RELAXED))
 			;
 	}
@@ -151,8 +156,9 @@ static uint64_t oldest_reader(void)
 {
 	uint64_t min = UINT64_MAX;
 
-	for (struct vmm_reader *r = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); r; r = r->next) {
-		uint64_t e = __atomic_load_n(&r->active, __ATOMIC_ACQUIRE);
+	/* Sequentially consistent: the writer's half of the pattern in the top comment. */
+	for (struct vmm_reader *r = __atomic_load_n(&registry, __ATOMIC_SEQ_CST); r; r = r->next) {
+		uint64_t e = __atomic_load_n(&r->active, __ATOMIC_SEQ_CST);
 
 		if (e && e < min)
 			min = e;
