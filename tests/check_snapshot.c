@@ -415,6 +415,65 @@ START_TEST(test_snapshot_restore_with_config_override)
 }
 END_TEST
 
+
+/* The format's byte layout, pinned (docs/SNAPSHOT.md): little-endian at fixed offsets
+ * whatever the host's byte order, so a file written on x86 reads on s390x and back. */
+START_TEST(test_snapshot_byte_layout)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_memory *m = from_config(ctx, "anon:gpa=0x10000,size=64K,dirty-log=on");
+	uint8_t h[128], e[80], id[16];
+	char spec[64] = { 0 };
+	int fd = scratch_file();
+
+	ck_assert_int_eq(vmmem_memory_store_u64(m, 0x10000, 0x1122334455667788ull,
+						VMMEM_ORDER_RELAXED),
+			 0);
+	ck_assert_int_eq(save(m, fd, 0, NULL, id), 0);
+	ck_assert_int_eq(pread(fd, h, sizeof(h), 0), 128);
+	ck_assert_mem_eq(h, "VMMEMSNP", 8);
+	ck_assert_uint_eq(get_le32(h + 8), 1);            /* version */
+	ck_assert_uint_eq(get_le32(h + 12), 128);         /* header size */
+	ck_assert_uint_eq(get_le32(h + 16), tu_page_size());
+	ck_assert_uint_eq(get_le32(h + 20), 0);           /* flags: full */
+	ck_assert_uint_eq(get_le32(h + 24), 1);           /* regions */
+	ck_assert_uint_eq(get_le32(h + 28), 80);          /* entry size */
+	ck_assert_uint_eq(get_le64(h + 32), 128);         /* table offset */
+	ck_assert_uint_eq(get_le64(h + 40), 80 + 38);     /* entry + config string */
+	ck_assert_mem_eq(h + 56, id, 16);
+	ck_assert_uint_eq(get_le64(h + 88), 64 * KiB);    /* guest bytes */
+	ck_assert_uint_eq(get_le64(h + 96), 64 * KiB);    /* data bytes */
+	ck_assert_uint_eq(get_le32(h + 124), crc32c_ref(h, 124));
+	ck_assert_int_eq(pread(fd, e, sizeof(e), 128), 80);
+	ck_assert_uint_eq(get_le64(e + 0), 0x10000);      /* gpa */
+	ck_assert_uint_eq(get_le64(e + 8), 64 * KiB);     /* size */
+	uint64_t data = get_le64(e + 16);
+
+	ck_assert_uint_eq(data, tu_page_size());          /* first page after the table */
+	ck_assert_uint_eq(get_le64(e + 24), 64 * KiB);    /* data size */
+	ck_assert_uint_eq(get_le64(e + 40), 0);           /* no ranges in a full snapshot */
+	ck_assert_uint_eq(get_le64(e + 48), 128 + 80);    /* config string offset */
+	ck_assert_uint_eq(get_le32(e + 56), 38);
+	ck_assert_int_eq(pread(fd, spec, 38, 128 + 80), 38);
+	ck_assert_str_eq(spec, "anon:gpa=0x10000,size=64K,dirty-log=on");
+	/* The guest's bytes are stored as they are in memory, and the region checksum is the
+	 * CRC32C of the region's bytes. */
+	uint8_t page[4096];
+
+	ck_assert_int_eq(pread(fd, page, sizeof(page), (off_t)data), (ssize_t)sizeof(page));
+	uint64_t v;
+
+	memcpy(&v, page, 8);
+	ck_assert_uint_eq(v, 0x1122334455667788ull);
+	uint8_t *all = calloc(1, 64 * KiB);
+
+	memcpy(all, page, sizeof(page));
+	ck_assert_uint_eq(get_le32(e + 72), crc32c_ref(all, 64 * KiB));
+	free(all);
+	finish(NULL, fd, m, ctx);
+}
+END_TEST
+
 /* ---- diffs, merge, apply ----------------------------------------------------------------- */
 
 /* full -> diff1 -> diff2 merged equals a full snapshot taken at the end. */
@@ -1435,6 +1494,7 @@ int main(void)
 	tcase_add_test(tc, test_snapshot_map_writes_stay_private);
 	tcase_add_test(tc, test_snapshot_read_only_and_caller_regions);
 	tcase_add_test(tc, test_snapshot_restore_with_config_override);
+	tcase_add_test(tc, test_snapshot_byte_layout);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("diff");
 	tcase_set_timeout(tc, 120);
