@@ -24,28 +24,18 @@
  * on CPUs with RCpc acquire loads (AArch64 LDAPR); x86 would hide the difference.
  */
 #define _GNU_SOURCE
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <vmmem/atomic.h>
 
+#include "barrier.h"
 #include "error.h"
 #include "memory.h"
 #include "util.h"
-
-#if defined(__SANITIZE_THREAD__)
-#define VMM_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define VMM_TSAN 1
-#endif
-#endif
 
 struct vmm_reader {
 	uint64_t active;         /* atomic: epoch of the outermost guard, 0 when quiescent */
@@ -81,11 +71,14 @@ static unsigned long n_retired; /* atomic: lets readers skip reclaiming cheaply 
 
 static __thread struct vmm_reader *self __attribute__((tls_model("initial-exec")));
 
-/* Thread exit: a dead thread holds no guard; hand its record to the next thread. */
+/* Thread exit: a dead thread holds no guard; hand its record to the next thread. A key
+ * destructor that runs after this one and takes a guard registers afresh (self is NULL):
+ * it must not keep using a record another thread may claim from now on. */
 static void reader_exit(void *arg)
 {
 	struct vmm_reader *r = arg;
 
+	self = NULL;
 	r->nest = 0;
 	__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->in_use, 0, __ATOMIC_RELEASE);
@@ -93,17 +86,8 @@ static void reader_exit(void *arg)
 
 static void global_init(void)
 {
-	long cmds;
-
 	pthread_key_create(&reader_key, reader_exit);
-#ifndef VMM_TSAN
-	cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0);
-	if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
-	    syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0) == 0)
-		use_membarrier = true;
-#else
-	(void)cmds;
-#endif
+	use_membarrier = vmm_membarrier_available();
 }
 
 /* Records for threads whose first guard finds malloc failing: taken once each, then on the
@@ -146,7 +130,8 @@ static VMM_COLD struct vmm_reader *reader_register(void)
 			;
 	}
 	r->nest = 0;
-	pthread_setspecific(reader_key, r);
+	/* Without the key (ENOMEM) the record is simply never recycled at thread exit. */
+	(void)pthread_setspecific(reader_key, r);
 	self = r;
 	return r;
 }
@@ -207,7 +192,7 @@ static void retire(struct vmmem_memory *old, struct retired *t)
 
 	/* Make every reader's epoch store visible before scanning (see the top comment). */
 	if (use_membarrier)
-		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+		vmm_membarrier();
 	pthread_mutex_lock(&retired_lock);
 	t->memory = old;
 	t->epoch = e;
@@ -275,6 +260,11 @@ vmmem_atomic_acquire(struct vmmem_atomic *a)
 		uint64_t e = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE);
 
 		if (likely(use_membarrier)) {
+			/* Relaxed, not release: on AArch64 an STLR here followed by the LDAR below
+			 * is an ordered pair, the very store-load barrier membarrier saves readers.
+			 * A writer that reads this epoch instead of the release store of 0 before
+			 * it is covered by C11/C17's release sequence (same-thread stores) and by
+			 * per-location coherence (docs/MEMORY-ORDERING.md, F6). */
 			__atomic_store_n(&r->active, e, __ATOMIC_RELAXED);
 			__atomic_signal_fence(__ATOMIC_SEQ_CST); /* writers' membarrier pairs */
 		} else {
@@ -401,7 +391,7 @@ vmmem_atomic_synchronize(struct vmmem_atomic *a)
 			       "vmmem_atomic_synchronize called while this thread holds a guard");
 	e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
 	if (use_membarrier)
-		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0);
+		vmm_membarrier();
 	/* Readers that started before hold an epoch below e; wait them out. */
 	for (unsigned int spins = 0; oldest_reader() < e; spins++) {
 		if (spins < 64)

@@ -15,16 +15,15 @@ static inline uint64_t vmm_word_mask(uint64_t w, uint64_t first, uint64_t last)
 	return (~UINT64_C(0) >> (63 - hi)) & (~UINT64_C(0) << lo);
 }
 
-/* Set bits [first, last] of an atomic word array. The plain load first avoids a locked
- * operation (and a dirtied cache line) when the bits are already set. */
+/* Set bits [first, last] of an atomic word array, after the data write they record. Always
+ * a release read-modify-write, even when the bits look set already: skipping it on a
+ * relaxed load that sees them set lets a harvester's get-and-clear run between that load
+ * and the data store becoming visible, and the write is then lost to every later round
+ * (docs/MEMORY-ORDERING.md, "Dirty bitmaps"). */
 static inline void vmm_bits_set(uint64_t *words, uint64_t first, uint64_t last)
 {
-	for (uint64_t w = first / 64; w <= last / 64; w++) {
-		uint64_t mask = vmm_word_mask(w, first, last);
-
-		if ((__atomic_load_n(&words[w], __ATOMIC_RELAXED) & mask) != mask)
-			__atomic_fetch_or(&words[w], mask, __ATOMIC_RELEASE);
-	}
+	for (uint64_t w = first / 64; w <= last / 64; w++)
+		__atomic_fetch_or(&words[w], vmm_word_mask(w, first, last), __ATOMIC_RELEASE);
 }
 
 /* One region bitmap. Bitmaps are never freed while their region lives (a writer may have

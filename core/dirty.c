@@ -3,9 +3,11 @@
  * by range, KVM bitmap merging and export into a vhost-user log. */
 #include "dirty.h"
 
+#include <endian.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "barrier.h"
 #include "error.h"
 #include "walk.h"
 
@@ -71,6 +73,11 @@ vmmem_region_dirty_enable(struct vmmem_region *r, uint64_t page_size)
 	}
 	vmm_region_publish_bitmap(r, d);
 	vmm_region_bitmap_unlock();
+	/* A writer tests the tracked count with a relaxed load after its data store: this
+	 * barrier makes every such store that raced with the enable visible to the caller's
+	 * next full pass, or the writer sees the count and marks its page. Without membarrier
+	 * the caller must quiesce writers first (docs/MEMORY-ORDERING.md). */
+	vmm_membarrier();
 	return 0;
 }
 
@@ -251,12 +258,13 @@ vmmem_region_dirty_clear(struct vmmem_region *r, uint64_t offset, uint64_t len)
 	for (uint64_t w = first / 64; w <= last / 64; w++) {
 		uint64_t mask = vmm_word_mask(w, first, last);
 
-		/* A whole word is simply stored: a racing mark lands before or after, as it
-		 * would with a locked and. */
+		/* Read-modify-writes with acquire: a caller that clears and then copies must
+		 * not have its copy's loads run before the clear, or a mark landing between
+		 * them would be wiped with its data unseen. */
 		if (mask == ~UINT64_C(0))
-			__atomic_store_n(&d->words[w], 0, __ATOMIC_RELEASE);
+			__atomic_exchange_n(&d->words[w], 0, __ATOMIC_ACQ_REL);
 		else
-			__atomic_fetch_and(&d->words[w], ~mask, __ATOMIC_RELEASE);
+			__atomic_fetch_and(&d->words[w], ~mask, __ATOMIC_ACQ_REL);
 	}
 	return 0;
 }
@@ -295,7 +303,11 @@ vmmem_region_dirty_count(const struct vmmem_region *r)
 ssize_t
 vmmem_region_dirty_merge_kvm(struct vmmem_region *r, const uint64_t *bitmap, size_t nwords)
 {
-	uint64_t kvm_pages = ((r ? r->size : 1) + 4095) / 4096, found = 0;
+	/* KVM counts in host pages (its gfn is gpa >> PAGE_SHIFT: 4 KiB on x86-64, 4, 16 or
+	 * 64 KiB on arm64) and sets bits with set_bit_le: little-endian words on any host. */
+	const uint64_t kp = vmm_host_page_size();
+	const uint32_t kshift = (uint32_t)__builtin_ctzll(kp);
+	uint64_t kvm_pages = ((r ? r->size : 1) + kp - 1) / kp, found = 0;
 	struct vmm_dirty *d;
 
 	VMM_CHECK_ARG(r);
@@ -304,7 +316,7 @@ vmmem_region_dirty_merge_kvm(struct vmmem_region *r, const uint64_t *bitmap, siz
 	if (!d)
 		return err_not_tracked(r);
 	for (size_t w = 0; w < nwords; w++) {
-		uint64_t bits = bitmap[w];
+		uint64_t bits = le64toh(bitmap[w]);
 
 		if (!bits)
 			continue;
@@ -313,15 +325,15 @@ vmmem_region_dirty_merge_kvm(struct vmmem_region *r, const uint64_t *bitmap, siz
 				       "KVM bitmap word %zu has bits past the region's %llu pages", w,
 				       (unsigned long long)kvm_pages);
 		found += (uint64_t)__builtin_popcountll(bits);
-		if (d->page_shift == 12) { /* same granularity: OR whole words */
+		if (d->page_shift == kshift) { /* same granularity: OR whole words */
 			__atomic_fetch_or(&d->words[w], bits, __ATOMIC_RELEASE);
 			continue;
 		}
 		for (; bits; bits &= bits - 1) {
 			uint64_t page = (uint64_t)w * 64 + (uint64_t)__builtin_ctzll(bits);
-			uint64_t off = page * 4096;
+			uint64_t off = page * kp;
 
-			vmm_dirty_mark(d, off, off + 4096 <= r->size ? 4096 : r->size - off);
+			vmm_dirty_mark(d, off, off + kp <= r->size ? kp : r->size - off);
 		}
 	}
 	return (ssize_t)found;
@@ -384,7 +396,7 @@ static uint64_t export_page(uint8_t *log, uint64_t gpa, uint64_t region_size, ui
 		end = region_size;
 	for (uint64_t lp = (gpa + off) / VMMEM_VHOST_LOG_PAGE;
 	     lp <= (gpa + end - 1) / VMMEM_VHOST_LOG_PAGE; lp++, n++)
-		__atomic_fetch_or(&log[lp / 8], (uint8_t)(1u << (lp % 8)), __ATOMIC_RELAXED);
+		__atomic_fetch_or(&log[lp / 8], (uint8_t)(1u << (lp % 8)), __ATOMIC_RELEASE);
 	return n;
 }
 

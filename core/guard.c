@@ -36,6 +36,16 @@ struct guard {
 	sigjmp_buf *jump;
 };
 
+/* The range a fault of an access to [p, p + n) may report: s390x reports only the page of
+ * the faulting address in si_addr (the low 12 bits are cleared), so the first page counts
+ * from its start. Other hosts report the exact byte, which is inside this range too. */
+static struct guard guard_range(const void *p, size_t n)
+{
+	uintptr_t lo = (uintptr_t)p & ~((uintptr_t)vmm_host_page_size() - 1);
+
+	return (struct guard){ .lo = (const uint8_t *)lo, .hi = (const uint8_t *)p + n };
+}
+
 /* The copy running on this thread under a guard, or NULL. Initial-exec TLS: the handler
  * must not allocate. */
 static __thread struct guard *volatile running __attribute__((tls_model("initial-exec")));
@@ -94,12 +104,14 @@ vmm_guarded_copy(void *dst, const void *src, size_t n, const void *guest)
 {
 	const size_t pg = (size_t)vmm_host_page_size();
 	volatile size_t done = 0;
-	struct guard g = { .lo = guest, .hi = (const uint8_t *)guest + n };
+	struct guard g = guard_range(guest, n);
 	sigjmp_buf jump;
 
 	g.jump = &jump;
 	if (sigsetjmp(jump, 0) == 0) {
 		running = &g;
+		/* The copy must not be moved before the handler can see the guard. */
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		/* Page by page, so a fault reports how far the copy got. */
 		while (done < n) {
 			size_t at = done;
@@ -111,6 +123,7 @@ vmm_guarded_copy(void *dst, const void *src, size_t n, const void *guest)
 			done = at + chunk;
 		}
 	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* ... nor after the guard is gone */
 	running = NULL;
 	return done;
 }
@@ -118,13 +131,14 @@ vmm_guarded_copy(void *dst, const void *src, size_t n, const void *guest)
 bool
 vmm_guarded_atomic(void *p, unsigned int size, bool store, uint64_t *val, int order)
 {
-	struct guard g = { .lo = p, .hi = (const uint8_t *)p + size };
+	struct guard g = guard_range(p, size);
 	sigjmp_buf jump;
 	volatile bool ok = false;
 
 	g.jump = &jump;
 	if (sigsetjmp(jump, 0) == 0) {
 		running = &g;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
 		switch (size) {
 		case 1:
 			if (store)
@@ -153,6 +167,7 @@ vmm_guarded_atomic(void *p, unsigned int size, bool store, uint64_t *val, int or
 		}
 		ok = true;
 	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	running = NULL;
 	return ok;
 }

@@ -25,8 +25,9 @@ static inline bool vmm_range_wraps(uint64_t gpa, uint64_t len)
 	return len != 0 && len - 1 > UINT64_MAX - gpa;
 }
 
-/* Reference counts: plain integers changed with atomic builtins. Acquire on the final
- * decrement so the destroying thread sees every write made before other unrefs. */
+/* Reference counts: plain integers changed with atomic builtins. Every decrement is
+ * acq_rel: release so a thread's writes come before its unref, acquire so the thread that
+ * drops the last reference sees all of them before destroying. */
 static inline void vmm_ref_inc(unsigned long *refs)
 {
 	__atomic_fetch_add(refs, 1, __ATOMIC_RELAXED);

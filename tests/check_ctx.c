@@ -1341,9 +1341,9 @@ START_TEST(test_ctx_register_newer_minor)
 
 	memset(&rec, 0, sizeof(rec));
 	ck_assert_int_eq(vmmem_ctx_register_provider(ctx, inproc_newer_init), 0);
-	r = create_ok(ctx, "newer:gpa=0x10000,size=64K,count=3");
+	r = create_ok(ctx, "newer:gpa=0x10000,size=256K,count=3"); /* 2 pages of 64 KiB too */
 	ck_assert_uint_eq(rec.creates, 1);
-	ck_assert_uint_eq(rec.params.length, 64 * KiB);
+	ck_assert_uint_eq(rec.params.length, 256 * KiB);
 	ck_assert_uint_eq(rec.values[IP_COUNT].num, 3);
 	host = vmmem_region_host(r);
 	memset(host, 0x77, 2 * pg);
@@ -1649,7 +1649,7 @@ START_TEST(test_ctx_plugin_outlives_ctx)
 	uint8_t *host;
 
 	ck_assert(!plugin_mapped(plugin_dir, "good"));
-	r1 = create_ok(ctx, "good:gpa=0,size=64K,fill=0x33");
+	r1 = create_ok(ctx, "good:gpa=0,size=256K,fill=0x33"); /* 3 pages of 64 KiB too */
 	r2 = create_ok(ctx, "good:gpa=0,size=16K,fill=0x44");
 	ck_assert(plugin_mapped(plugin_dir, "good"));
 	ck_assert_ptr_null(vmmem_ctx_unref(ctx));

@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -1457,14 +1458,23 @@ END_TEST
 /* KVM bitmap merge                                                                         */
 /* ---------------------------------------------------------------------------------------- */
 
-START_TEST(test_dirty_merge_kvm_4k)
+/* A KVM_GET_DIRTY_LOG word as KVM writes it: little-endian on every host. */
+static uint64_t kvm_word(uint64_t bits)
 {
-	struct vmmem_region *r = region_at(0, 1 * MiB, 4096);
-	uint64_t kvm[4] = { UINT64_C(0x8000000000000001), 0, UINT64_C(0x10), 0 };
+	return htole64(bits);
+}
 
-	ck_assert_int_eq(vmmem_region_dirty_mark(r, 5 * PG, 1), 0);
+/* KVM counts in host pages (KP: 4 KiB here on x86-64, 16 or 64 KiB in the arm64 runs). */
+#define KP ((uint64_t)tu_page_size())
+
+START_TEST(test_dirty_merge_kvm_host_pages)
+{
+	struct vmmem_region *r = region_at(0, 256 * KP, KP);
+	uint64_t kvm[4] = { kvm_word(UINT64_C(0x8000000000000001)), 0, kvm_word(0x10), 0 };
+
+	ck_assert_int_eq(vmmem_region_dirty_mark(r, 5 * KP, 1), 0);
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 4), 3);
-	EXPECT_DIRTY(r, "KVM merge, 4K", 0, 5, 63, 132);
+	EXPECT_DIRTY(r, "KVM merge, same page size", 0, 5, 63, 132);
 	/* merge ORs: bits already set stay set and are still counted */
 	ck_assert_int_eq(vmmem_region_dirty_mark(r, 0, 1), 0);
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 1), 2);
@@ -1476,45 +1486,81 @@ START_TEST(test_dirty_merge_kvm_4k)
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm + 3, 1), 64);
 	ck_assert_int_eq(vmmem_region_dirty_count(r), 64);
 	ck_assert_int_eq(vmmem_region_dirty_test(r, 0), 1);
-	ck_assert_int_eq(vmmem_region_dirty_test(r, 63 * PG), 1);
-	ck_assert_int_eq(vmmem_region_dirty_test(r, 64 * PG), 0);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 63 * KP), 1);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 64 * KP), 0);
+	vmmem_region_unref(r);
+}
+END_TEST
+
+/* The word layout is KVM's, not the host's: byte 0 holds pages 0-7, bit 0 first. */
+START_TEST(test_dirty_merge_kvm_byte_layout)
+{
+	struct vmmem_region *r = region_at(0, 128 * KP, KP);
+	uint64_t kvm[2];
+	uint8_t *bytes = (uint8_t *)kvm;
+
+	memset(kvm, 0, sizeof(kvm));
+	bytes[0] = 0x02;  /* page 1 */
+	bytes[1] = 0x80;  /* page 15 */
+	bytes[7] = 0x01;  /* page 56 */
+	bytes[9] = 0x04;  /* page 74 */
+	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 2), 4);
+	EXPECT_DIRTY(r, "KVM bytes", 1, 15, 56, 74);
 	vmmem_region_unref(r);
 }
 END_TEST
 
 START_TEST(test_dirty_merge_kvm_big_pages)
 {
-	struct vmmem_region *r8 = region_at(0, 1 * MiB, 8192);
-	struct vmmem_region *r2m = region_at(0, 4 * MiB, 2 * MiB);
-	uint64_t kvm[4] = { UINT64_C(0xb), 0, 0, UINT64_C(1) << 63 };
+	struct vmmem_region *r2 = region_at(0, 256 * KP, 2 * KP);
+	struct vmmem_region *rbig = region_at(0, 1024 * KP, 512 * KP);
+	uint64_t kvm[4] = { kvm_word(0xb), 0, 0, kvm_word(UINT64_C(1) << 63) };
 	uint64_t big[10] = { 0 };
 
-	/* KVM pages 0, 1 → 8K page 0; 3 → page 1; 255 → page 127 */
-	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r8, kvm, 4), 4);
-	EXPECT_DIRTY(r8, "KVM merge into 8K pages", 0, 1, 127);
-	/* KVM page 600 (2.4 MB) → 2M page 1 */
-	big[600 / 64] = UINT64_C(1) << (600 % 64);
-	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r2m, big, 10), 1);
-	EXPECT_DIRTY(r2m, "KVM merge into 2M pages", 1);
-	vmmem_region_unref(r8);
-	vmmem_region_unref(r2m);
+	/* KVM pages 0, 1 -> 2-page unit 0; 3 -> unit 1; 255 -> unit 127 */
+	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r2, kvm, 4), 4);
+	EXPECT_DIRTY(r2, "KVM merge into 2-page units", 0, 1, 127);
+	/* KVM page 600 -> 512-page unit 1 (2 MiB units on a 4 KiB host) */
+	big[600 / 64] = kvm_word(UINT64_C(1) << (600 % 64));
+	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(rbig, big, 10), 1);
+	EXPECT_DIRTY(rbig, "KVM merge into 512-page units", 1);
+	vmmem_region_unref(r2);
+	vmmem_region_unref(rbig);
+}
+END_TEST
+
+/* 4 KiB tracking (the default) on a host with bigger pages: one KVM bit dirties every
+ * 4 KiB page its host page covers. On a 4 KiB host it is one for one. */
+START_TEST(test_dirty_merge_kvm_into_4k)
+{
+	struct vmmem_region *r = region_at(0, 64 * KP, 4096);
+	uint64_t kvm[1] = { kvm_word(UINT64_C(1) << 3) };
+	const uint64_t per = KP / 4096;
+
+	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 1), 1);
+	ck_assert_int_eq(vmmem_region_dirty_count(r), (ssize_t)per);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 3 * KP), 1);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 4 * KP - 1), 1);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 4 * KP), 0);
+	ck_assert_int_eq(vmmem_region_dirty_test(r, 3 * KP - 1), 0);
+	vmmem_region_unref(r);
 }
 END_TEST
 
 START_TEST(test_dirty_merge_kvm_out_of_bounds)
 {
 	/* 65 KVM pages (the last one partial) */
-	struct vmmem_region *r = region_at(0, 0x40800, 4096);
-	uint64_t kvm[3] = { 0, 1, 0 };
+	struct vmmem_region *r = region_at(0, 64 * KP + KP / 2, KP);
+	uint64_t kvm[3] = { 0, kvm_word(1), 0 };
 
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 3), 1);
 	EXPECT_DIRTY(r, "last partial KVM page", 64);
-	kvm[1] = 2;
+	kvm[1] = kvm_word(2);
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 2), VMMEM_E_OUT_OF_BOUNDS);
 	kvm[1] = 0;
-	kvm[2] = 1;
+	kvm[2] = kvm_word(1);
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 3), VMMEM_E_OUT_OF_BOUNDS);
-	kvm[2] = UINT64_C(1) << 63;
+	kvm[2] = kvm_word(UINT64_C(1) << 63);
 	ck_assert_int_eq(vmmem_region_dirty_merge_kvm(r, kvm, 3), VMMEM_E_OUT_OF_BOUNDS);
 	vmmem_region_unref(r);
 }
@@ -2085,8 +2131,10 @@ static Suite *dirty_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("kvm");
-	tcase_add_test(tc, test_dirty_merge_kvm_4k);
+	tcase_add_test(tc, test_dirty_merge_kvm_host_pages);
+	tcase_add_test(tc, test_dirty_merge_kvm_byte_layout);
 	tcase_add_test(tc, test_dirty_merge_kvm_big_pages);
+	tcase_add_test(tc, test_dirty_merge_kvm_into_4k);
 	tcase_add_test(tc, test_dirty_merge_kvm_out_of_bounds);
 	suite_add_tcase(s, tc);
 

@@ -22,8 +22,14 @@
 #include "testutil.h"
 
 #define KiB (UINT64_C(1) << 10)
-#define SIZE (64 * KiB)
-#define KEEP (16 * KiB) /* what the peer leaves of the file */
+/* In host pages (4, 16 or 64 KiB), so the file ends on a page boundary whatever the page
+ * size: what is left of a page the file still covers reads as zeros, it does not fault. */
+#define P ((uint64_t)tu_page_size())
+#define SIZE (16 * P)
+#define KEEP (4 * P) /* what the peer leaves of the file */
+#define MAX_SIZE (16 * 64 * KiB)
+
+static uint8_t buf[MAX_SIZE]; /* transfer buffer (one test per process) */
 
 /* A memfd (unsealed) and the guarded memory imported from it, at GPA 0. */
 struct shared {
@@ -36,11 +42,11 @@ static struct shared share_unsealed(void)
 {
 	struct shared s = { .fd = memfd_create("guard", MFD_CLOEXEC) };
 	struct vmmem_vhost_region d = { .memory_size = SIZE };
-	uint8_t fill[SIZE];
 
+	ck_assert_uint_le(SIZE, sizeof(buf));
 	ck_assert_int_ge(s.fd, 0);
-	memset(fill, 0x5a, sizeof(fill));
-	ck_assert_int_eq(pwrite(s.fd, fill, sizeof(fill), 0), (ssize_t)sizeof(fill));
+	memset(buf, 0x5a, SIZE);
+	ck_assert_int_eq(pwrite(s.fd, buf, SIZE, 0), (ssize_t)SIZE);
 	ck_assert_int_eq(vmmem_region_import(&s.r, &d, s.fd, VMMEM_IMPORT_ALLOW_UNSEALED), 0);
 	ck_assert_int_eq(vmmem_memory_new(&s.m, &s.r, 1), 0);
 	return s;
@@ -77,7 +83,6 @@ static void expect_gone(int rc, const char *what)
 START_TEST(test_reads_and_writes)
 {
 	struct shared s = share_unsealed();
-	uint8_t buf[SIZE];
 	size_t done = 0;
 	uint64_t v = 0;
 
@@ -88,9 +93,9 @@ START_TEST(test_reads_and_writes)
 	ck_assert_int_eq(vmmem_memory_write(s.m, 0, buf, SIZE), (ssize_t)KEEP);
 	ck_assert_int_eq(vmmem_memory_read_exact(s.m, 0, buf, SIZE, &done), VMMEM_E_PARTIAL);
 	ck_assert_uint_eq(done, KEEP);
-	ck_assert_int_eq(vmmem_memory_write_exact(s.m, 4 * KiB, buf, SIZE - 4 * KiB, &done),
+	ck_assert_int_eq(vmmem_memory_write_exact(s.m, P, buf, SIZE - P, &done),
 			 VMMEM_E_PARTIAL);
-	ck_assert_uint_eq(done, KEEP - 4 * KiB);
+	ck_assert_uint_eq(done, KEEP - P);
 	/* Past it: errors, not SIGBUS. */
 	expect_gone((int)vmmem_memory_read(s.m, 2 * KEEP, buf, 100), "read");
 	expect_gone((int)vmmem_memory_write(s.m, 2 * KEEP, buf, 100), "write");
@@ -128,20 +133,19 @@ START_TEST(test_views_and_arrays)
 	struct shared s = share_unsealed();
 	struct vmmem_slice whole, lost, kept;
 	struct vmmem_array arr;
-	uint8_t buf[4 * KiB];
 	uint32_t e = 0;
 
 	ck_assert_int_eq(vmmem_memory_get_slice(s.m, 0, SIZE, VMMEM_ACCESS_RW, &whole), 0);
-	ck_assert_int_eq(vmmem_memory_get_slice(s.m, 2 * KEEP, 4 * KiB, VMMEM_ACCESS_RW, &lost), 0);
-	ck_assert_int_eq(vmmem_memory_get_slice(s.m, 0, 4 * KiB, VMMEM_ACCESS_RW, &kept), 0);
+	ck_assert_int_eq(vmmem_memory_get_slice(s.m, 2 * KEEP, P, VMMEM_ACCESS_RW, &lost), 0);
+	ck_assert_int_eq(vmmem_memory_get_slice(s.m, 0, P, VMMEM_ACCESS_RW, &kept), 0);
 	peer_truncates(s.fd, KEEP);
-	expect_gone((int)vmmem_slice_read(&lost, 0, buf, sizeof(buf)), "slice_read");
+	expect_gone((int)vmmem_slice_read(&lost, 0, buf, (size_t)P), "slice_read");
 	expect_gone((int)vmmem_slice_write(&lost, 8, buf, 8), "slice_write");
-	expect_gone((int)vmmem_slice_copy_to(&lost, buf, sizeof(buf)), "slice_copy_to");
-	expect_gone((int)vmmem_slice_copy_from(&lost, buf, sizeof(buf)), "slice_copy_from");
+	expect_gone((int)vmmem_slice_copy_to(&lost, buf, (size_t)P), "slice_copy_to");
+	expect_gone((int)vmmem_slice_copy_from(&lost, buf, (size_t)P), "slice_copy_from");
 	expect_gone((int)vmmem_slice_copy_to_slice(&lost, &kept), "copy_to_slice from lost");
 	expect_gone((int)vmmem_slice_copy_to_slice(&kept, &lost), "copy_to_slice into lost");
-	ck_assert_int_eq(vmmem_slice_read(&kept, 0, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	ck_assert_int_eq(vmmem_slice_read(&kept, 0, buf, (size_t)P), (ssize_t)P);
 	ck_assert_int_eq(vmmem_slice_get_array(&lost, 0, 4, 16, &arr), 0);
 	expect_gone(vmmem_array_load(&arr, 3, &e), "array_load");
 	expect_gone(vmmem_array_store(&arr, 3, &e), "array_store");
@@ -161,7 +165,6 @@ START_TEST(test_truncation_during_access)
 {
 	struct shared s = share_unsealed();
 	unsigned long ok = 0, gone = 0;
-	uint8_t buf[SIZE];
 	pid_t pid = fork();
 	int status;
 
@@ -308,8 +311,20 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("guard");
-	TCase *tc = tcase_create("truncated");
+	Suite *s;
+	TCase *tc;
+
+#if defined(__s390x__)
+	/* qemu-s390x 7.2 hands the SIGBUS handler a corrupted si_addr (the two 32-bit halves
+	 * of the address swapped), so no fault looks like a guarded access. A real s390x
+	 * kernel reports the faulting page, which the guard accepts (guard.c). */
+	if (tu_under_qemu_user()) {
+		tu_skip_emulated("check_guard on s390x (qemu-user's SIGBUS si_addr)");
+		return 77;
+	}
+#endif
+	s = suite_create("guard");
+	tc = tcase_create("truncated");
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_reads_and_writes);

@@ -571,6 +571,14 @@ static uint64_t set_vring_addr(uint64_t desc_gpa, uint64_t avail_gpa, uint64_t u
 	return set_vring_addr_log(desc_gpa, avail_gpa, used_gpa, flags, used_gpa);
 }
 
+/* Store a ring index as the driver does: little-endian, with release. */
+static void ring_store16(uint64_t gpa, uint16_t v)
+{
+	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, gpa, vmmem_cpu_to_le16(v),
+						VMMEM_ORDER_RELEASE),
+			 0);
+}
+
 /* Queue q (rings in region 0) started and enabled at base. */
 static void start_queue(uint16_t base)
 {
@@ -578,8 +586,8 @@ static void start_queue(uint16_t base)
 	uint16_t idx = base;
 
 	/* The driver's view: avail and used indices at base. */
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.avail + 2, idx, VMMEM_ORDER_RELEASE), 0);
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.used + 2, idx, VMMEM_ORDER_RELEASE), 0);
+	ring_store16(q.avail + 2, idx);
+	ring_store16(q.used + 2, idx);
 	fe.avail_idx = fe.used_seen = base;
 	expect_ok(SET_VRING_NUM, &num, sizeof(num));
 	expect_ok(SET_VRING_BASE, &st, sizeof(st));
@@ -604,12 +612,16 @@ static void ready_device(const char *const *extra)
 static void put_desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags,
 			uint16_t next)
 {
+	/* Virtio rings are little-endian whatever the host (the suites run on s390x too). */
+	uint64_t le_addr = vmmem_cpu_to_le64(addr);
+	uint32_t le_len = vmmem_cpu_to_le32(len);
+	uint16_t le_flags = vmmem_cpu_to_le16(flags), le_next = vmmem_cpu_to_le16(next);
 	uint8_t d[16];
 
-	memcpy(d, &addr, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memcpy(d + 14, &next, 2);
+	memcpy(d, &le_addr, 8);
+	memcpy(d + 8, &le_len, 4);
+	memcpy(d + 12, &le_flags, 2);
+	memcpy(d + 14, &le_next, 2);
 	guest_write(table + 16u * i, d, sizeof(d));
 }
 
@@ -622,11 +634,11 @@ static void put_desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, ui
 static void submit(uint16_t head)
 {
 	uint64_t one = 1;
+	uint16_t le_head = vmmem_cpu_to_le16(head);
 
-	guest_write(q.avail + 4 + 2u * (fe.avail_idx % QSZ), &head, 2);
+	guest_write(q.avail + 4 + 2u * (fe.avail_idx % QSZ), &le_head, 2);
 	fe.avail_idx++;
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.avail + 2, fe.avail_idx,
-						VMMEM_ORDER_RELEASE), 0);
+	ring_store16(q.avail + 2, fe.avail_idx);
 	ck_assert_int_eq(write(fe.kick, &one, sizeof(one)), (ssize_t)sizeof(one));
 }
 
@@ -648,13 +660,14 @@ static bool try_wait_used(uint32_t *id, uint32_t *len, int timeout_ms)
 
 		ck_assert_int_eq(vmmem_memory_load_u16(fe.mem, q.used + 2, VMMEM_ORDER_ACQUIRE,
 						       &used_idx), 0);
+		used_idx = vmmem_le16_to_cpu_raw(used_idx);
 		if (used_idx != fe.used_seen) {
 			uint32_t elem[2];
 
 			guest_read(q.used + 4 + 8u * (fe.used_seen % QSZ), elem, sizeof(elem));
 			fe.used_seen++;
-			*id = elem[0];
-			*len = elem[1];
+			*id = vmmem_le32_to_cpu_raw(elem[0]);
+			*len = vmmem_le32_to_cpu_raw(elem[1]);
 			return true;
 		}
 		wait_fd(fe.call, 50);
@@ -685,6 +698,8 @@ static void put_header(uint32_t type, uint64_t sector)
 {
 	uint8_t h[16] = { 0 };
 
+	type = vmmem_cpu_to_le32(type);
+	sector = vmmem_cpu_to_le64(sector);
 	memcpy(h, &type, 4);
 	memcpy(h + 8, &sector, 8);
 	guest_write(HDR_GPA, h, sizeof(h));
@@ -787,7 +802,7 @@ START_TEST(test_negotiation)
 	size = recv_reply(GET_CONFIG, cfg, sizeof(cfg));
 	ck_assert_uint_eq(size, sizeof(cfg));
 	memcpy(&capacity, cfg + 12, 8);
-	ck_assert_uint_eq(capacity, IMG_SECTORS);
+	ck_assert_uint_eq(vmmem_le64_to_cpu_raw(capacity), IMG_SECTORS); /* virtio config: LE */
 	ck_assert_uint_eq(cfg[12 + 12] | cfg[12 + 13] << 8, 126);   /* seg_max */
 	ck_assert_uint_eq(cfg[12 + 20] | cfg[12 + 21] << 8, 512);   /* blk_size */
 	ck_assert_uint_eq(cfg[12 + 34], 1);                         /* num_queues */
@@ -1079,8 +1094,8 @@ START_TEST(test_hotplug_during_io)
 			uint64_t hdr = HDR_GPA + 16u * i, table = INDIRECT_GPA + 0x100u * i;
 			uint64_t data = DATA_GPA + 4096u * i;
 			uint8_t h[16] = { 0 };
-			uint32_t type = T_IN;
-			uint64_t sector = 600 + 8u * i + (uint64_t)round;
+			uint32_t type = vmmem_cpu_to_le32(T_IN);
+			uint64_t sector = vmmem_cpu_to_le64(600 + 8u * i + (uint64_t)round);
 
 			memcpy(h, &type, 4);
 			memcpy(h + 8, &sector, 8);
@@ -1167,6 +1182,13 @@ START_TEST(test_memory_size_default_cap)
 {
 	unsigned int accepted = 0;
 
+	if (tu_under_qemu_user()) {
+		/* qemu-user keeps flags for every page of a mapping: mapping a terabyte there
+		 * takes longer than the reply timeout, and the backend still chews on it when
+		 * the next test starts. */
+		tu_skip_emulated("1 TiB sparse regions (qemu-user page bookkeeping)");
+		return;
+	}
 	start_backend(NULL);
 	negotiate(0);
 	for (uint64_t i = 1; i <= 64; i++)
@@ -1769,8 +1791,7 @@ START_TEST(test_descriptor_loop)
 	ck_assert_uint_eq(st.num, fe.avail_idx - 1); /* the broken chain was not taken */
 	st = (struct vu_state){ 0, fe.avail_idx };
 	expect_ok(SET_VRING_BASE, &st, sizeof(st));
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, USED_GPA + 2, fe.avail_idx,
-						VMMEM_ORDER_RELEASE), 0);
+	ring_store16(USED_GPA + 2, fe.avail_idx);
 	fe.used_seen = fe.avail_idx;
 	ck_assert_uint_eq(set_vring_addr(DESC_GPA, AVAIL_GPA, USED_GPA, 0), 0);
 	ck_assert_uint_eq(vring_fd(SET_VRING_CALL, fe.call), 0);
@@ -1855,8 +1876,7 @@ START_TEST(test_avail_idx_jump)
 
 	ready_device(NULL);
 	fe.avail_idx = (uint16_t)(fe.avail_idx + QSZ + 5);
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, AVAIL_GPA + 2, fe.avail_idx,
-						VMMEM_ORDER_RELEASE), 0);
+	ring_store16(AVAIL_GPA + 2, fe.avail_idx);
 	ck_assert_int_eq(write(fe.kick, &one, sizeof(one)), (ssize_t)sizeof(one));
 	expect_queue_broken();
 }
@@ -1913,8 +1933,7 @@ START_TEST(test_polling_without_kick_fd)
 	put_desc(2, STATUS_GPA, 1, DESC_F_WRITE, 0);
 	guest_write(q.avail + 4 + 2u * (fe.avail_idx % QSZ), (uint16_t[]){ 0 }, 2);
 	fe.avail_idx++;
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.avail + 2, fe.avail_idx,
-						VMMEM_ORDER_RELEASE), 0);
+	ring_store16(q.avail + 2, fe.avail_idx);
 	ck_assert_uint_eq(wait_used(0), 512 + 1);
 	guest_read(STATUS_GPA, &s, 1);
 	ck_assert_uint_eq(s, S_OK);
@@ -2048,10 +2067,10 @@ static void break_ring_after_one(void)
 	put_desc(1, DATA_GPA, 512, DESC_F_NEXT | DESC_F_WRITE, 2);
 	put_desc(2, STATUS_GPA, 1, DESC_F_WRITE, 0);
 	guest_write(q.avail + 4 + 2u * (fe.avail_idx % QSZ), (uint16_t[]){ 0 }, 2);
+	bad = vmmem_cpu_to_le16(bad);
 	guest_write(q.avail + 4 + 2u * ((fe.avail_idx + 1) % QSZ), &bad, 2);
 	fe.avail_idx = (uint16_t)(fe.avail_idx + 2);
-	ck_assert_int_eq(vmmem_memory_store_u16(fe.mem, q.avail + 2, fe.avail_idx,
-						VMMEM_ORDER_RELEASE), 0);
+	ring_store16(q.avail + 2, fe.avail_idx);
 	ck_assert_int_eq(write(fe.kick, &one, sizeof(one)), (ssize_t)sizeof(one));
 	ck_assert_uint_eq(wait_used(0), 512 + 1);
 	ck_assert_uint_eq(status_byte(), S_OK);

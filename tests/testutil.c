@@ -2,9 +2,23 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+bool tu_under_qemu_user(void)
+{
+	const char *v = getenv("VMMEM_TEST_UNDER_QEMU_USER");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
+void tu_skip_emulated(const char *what)
+{
+	fprintf(stderr, "skipped under qemu-user (runs natively): %s\n", what);
+}
 
 size_t tu_page_size(void)
 {

@@ -4,10 +4,24 @@
 #define VMMEM_TESTUTIL_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <vmmem.h>
+
+/* True when the suites run under qemu-user (the cross test presets set
+ * VMMEM_TEST_UNDER_QEMU_USER=1). qemu-user 7.2 emulates the system calls a process makes but
+ * not every kernel behaviour behind them: madvise is accepted and ignored (no
+ * MADV_POPULATE_WRITE, MADV_DONTNEED on shared mappings, MADV_DONTDUMP, MADV_HUGEPAGE,
+ * MADV_MERGEABLE), userfaultfd is ENOSYS, hugetlbfs mappings fail, mincore reports nothing
+ * resident, and mapping a terabyte takes minutes of page-table bookkeeping. A test of one of
+ * those behaviours checks this and returns early with tu_skip_emulated(); the list is in
+ * docs/PORTABILITY.md. */
+bool tu_under_qemu_user(void);
+
+/* Print why the current test is cut short under qemu-user (to stderr, once per reason). */
+void tu_skip_emulated(const char *what);
 
 /* Host page size (sysconf). */
 size_t tu_page_size(void);

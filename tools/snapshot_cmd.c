@@ -81,10 +81,10 @@ void snapshot_usage(FILE *f)
 		"       vmmem snapshot verify FILE\n"
 		"       vmmem snapshot merge PARENT DIFF OUT\n"
 		"\n"
-		"save fills PCT %% of the pages (default 50) with a pattern from the seed and leaves\n"
-		"the rest zero (holes in the file); a diff rewrites PCT %% (default 1) of the parent's\n"
-		"pages. restore times itself and prints a checksum of the memory, which save prints\n"
-		"too. Exit status: 0 ok, 1 error, 2 usage error.\n");
+		"save fills PCT %% of the host pages (default 50) with a pattern from the seed\n"
+		"and leaves the rest zero (holes in the file); a diff rewrites PCT %% (default 1)\n"
+		"of the parent's pages. restore times itself and prints a checksum of the memory,\n"
+		"which save prints too. Exit status: 0 ok, 1 error, 2 usage error.\n");
 }
 
 /* ---- progress bar ------------------------------------------------------------------------ */
@@ -128,30 +128,35 @@ static bool chosen(uint64_t n, uint64_t seed, double pct)
 	return (double)(mix(n ^ (seed << 40)) % 10000) < pct * 100.0;
 }
 
-/* Write the pattern of @seed into the chosen pages; the others keep what they hold. */
+/* Write the pattern of @seed into the chosen host pages (4, 16 or 64 KiB); the others keep
+ * what they hold. Whole host pages, so the zero ones stay holes in a snapshot whatever the
+ * page size. */
 static int fill_memory(const struct vmmem_memory *m, double pct, uint64_t seed,
 		       uint64_t *written)
 {
-	uint64_t page[512];
+	const uint64_t hp = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t chunk[512];
 
 	*written = 0;
 	for (size_t i = 0; i < vmmem_memory_region_count(m); i++) {
 		struct vmmem_region *r = vmmem_memory_region_at(m, i);
 		uint64_t gpa = vmmem_region_gpa(r), size = vmmem_region_size(r);
 
-		for (uint64_t off = 0; off < size; off += sizeof(page)) {
-			uint64_t n = (gpa + off) / sizeof(page), len = size - off;
-			bool data = chosen(n, seed, pct);
-			int rc;
-
-			if (!data)
+		for (uint64_t off = 0; off < size; off += hp) {
+			if (!chosen((gpa + off) / hp, seed, pct))
 				continue;
-			for (size_t k = 0; k < 512; k++)
-				page[k] = mix(n * 512 + k + seed) | 1;
-			rc = vmmem_memory_write_exact(m, gpa + off, page,
-						      len < sizeof(page) ? len : sizeof(page), NULL);
-			if (rc)
-				return fail("fill", rc);
+			for (uint64_t c = off; c < off + hp && c < size; c += sizeof(chunk)) {
+				uint64_t len = size - c;
+				int rc;
+
+				for (size_t k = 0; k < 512; k++)
+					chunk[k] = mix((gpa + c) / 8 + k + seed) | 1;
+				rc = vmmem_memory_write_exact(m, gpa + c, chunk,
+							      len < sizeof(chunk) ? len : sizeof(chunk),
+							      NULL);
+				if (rc)
+					return fail("fill", rc);
+			}
 			*written += 1;
 		}
 	}

@@ -11,7 +11,9 @@
  * reader record (read-copy-update with epochs). Writers are serialised by a mutex and
  * publish a whole new memory; the regions the old and new memories have in common are
  * shared, not copied. The old memory is freed once no guard taken before the publication is
- * held any more: by the release of its last guard, or by a later writer.
+ * held any more: usually by the release of its last guard; if that release races with the
+ * writer's scan, by the next guard release, writer or vmmem_atomic_synchronize() (of any
+ * atomic) instead. Readers never wait for it either way.
  *
  * A reader that needs a memory beyond its guard takes a reference with vmmem_memory_ref()
  * while holding the guard.

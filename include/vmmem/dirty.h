@@ -128,10 +128,15 @@ VMMEM_EXPORT int vmmem_region_dirty_mark(struct vmmem_region *r, uint64_t offset
 VMMEM_EXPORT ssize_t vmmem_region_dirty_count(const struct vmmem_region *r);
 
 /**
- * @brief OR a KVM dirty bitmap (KVM_GET_DIRTY_LOG layout: u64 words, bit i = 4 KiB page i of
- *        the memory slot, the slot being this region) into the region's bitmap.
+ * @brief OR a KVM dirty bitmap (KVM_GET_DIRTY_LOG layout: bit i = host page i of the memory
+ *        slot, the slot being this region) into the region's bitmap.
+ *
+ * KVM counts in host pages (4 KiB on x86-64; 4, 16 or 64 KiB on arm64, whatever the
+ * kernel was built with) and writes little-endian 64-bit words on every host, big-endian
+ * ones included: pass the buffer exactly as KVM_GET_DIRTY_LOG filled it. A KVM page
+ * marks every tracking page it overlaps.
  * @param nwords number of words; bits past the region's pages must be zero.
- * @return the number of 4 KiB pages found dirty, or
+ * @return the number of KVM (host) pages found dirty, or
  * @retval -EINVAL                 NULL argument
  * @retval VMMEM_E_NOT_TRACKED     tracking is off
  * @retval VMMEM_E_OUT_OF_BOUNDS   a set bit lies past the region's end
