@@ -13,32 +13,43 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 run() { echo "+ $*"; "$@"; }
 
-echo "=== default preset ==="
+# stage NAME: start a stage, printing how long the previous one took (CI time per part).
+stage_name=
+stage_start=$SECONDS
+stage() {
+  [ -z "$stage_name" ] || echo "--- $stage_name: $((SECONDS - stage_start)) s"
+  stage_name=$1
+  stage_start=$SECONDS
+  echo "=== $1 ==="
+}
+trap '[ -z "$stage_name" ] || echo "--- $stage_name: $((SECONDS - stage_start)) s (total $SECONDS s)"' EXIT
+
+stage "default preset"
 run cmake --preset default
 run cmake --build --preset default -j"$jobs"
 run ctest --preset default -j"$jobs"
 
-echo "=== release preset (-O3, warnings are errors): the benchmark builds ==="
+stage "release preset (-O3, warnings are errors): the benchmark builds"
 run cmake --preset release
 run cmake --build --preset release -j"$jobs" --target vmmem-bench
 
-echo "=== asan preset (AddressSanitizer + UndefinedBehaviorSanitizer) ==="
+stage "asan preset (AddressSanitizer + UndefinedBehaviorSanitizer)"
 run cmake --preset asan
 run cmake --build --preset asan -j"$jobs"
 run ctest --preset asan -j"$jobs"
 
-echo "=== tsan preset (ThreadSanitizer) ==="
+stage "tsan preset (ThreadSanitizer)"
 run cmake --preset tsan
 run cmake --build --preset tsan -j"$jobs"
 run ctest --preset tsan -j"$jobs"
 
-echo "=== valgrind memcheck (default build) ==="
+stage "valgrind memcheck (default build)"
 run ctest --preset memcheck -j"$jobs"
 
-echo "=== coverage gate (gcov, gcovr) ==="
+stage "coverage gate (gcov, gcovr)"
 run tools/coverage.sh
 
-echo "=== cross builds under qemu-user (arm64 4K/16K/64K pages, s390x big-endian) ==="
+# Cross builds under qemu-user (docs/PORTABILITY.md).
 if [ "${VMMEM_SKIP_CROSS:-0}" = 1 ]; then
   echo "VMMEM_SKIP_CROSS=1: cross stages skipped"
   exit 0
@@ -49,10 +60,13 @@ for arch in aarch64 s390x; do
     exit 1
   fi
 done
-for preset in cross-arm64 cross-s390x; do
-  run cmake --preset "$preset"
-  run cmake --build --preset "$preset" -j"$jobs"
-done
-for preset in cross-arm64 cross-arm64-16k cross-arm64-64k cross-s390x; do
+stage "cross: arm64 build, suites with 4, 16 and 64 KiB pages"
+run cmake --preset cross-arm64
+run cmake --build --preset cross-arm64 -j"$jobs"
+for preset in cross-arm64 cross-arm64-16k cross-arm64-64k; do
   run ctest --preset "$preset" -j"$jobs"
 done
+stage "cross: s390x (big-endian) build and suite"
+run cmake --preset cross-s390x
+run cmake --build --preset cross-s390x -j"$jobs"
+run ctest --preset cross-s390x -j"$jobs"
