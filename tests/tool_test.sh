@@ -225,7 +225,10 @@ snapshot)
 	# Under qemu-user the page size is the emulator's (QEMU_PAGESIZE): a snapshot saved with
 	# 4 KiB pages restores by copy where pages are 64 KiB, and map restore refuses it (its
 	# data cannot be mapped at 4 KiB offsets) with a message naming both sizes.
-	if [ -n "${VMMEM_TEST_UNDER_QEMU_USER:-}" ]; then
+	# qemu-aarch64 honours QEMU_PAGESIZE; qemu-s390x does not (its pages stay 4 KiB), so the
+	# check runs where the emulator really presents 64 KiB pages (the region table says).
+	if [ -n "${VMMEM_TEST_UNDER_QEMU_USER:-}" ] &&
+	   QEMU_PAGESIZE=65536 "$tool" map 'anon:gpa=0,size=1M' 2>/dev/null | grep -q '^\[0x.* 64 KiB '; then
 		old_pagesize=${QEMU_PAGESIZE:-}
 		export QEMU_PAGESIZE=4096
 		run save4k snapshot save --config 'anon:gpa=0,size=8M' --fill 30 --seed 5 "$tmp/p4k.snap"
@@ -240,6 +243,8 @@ snapshot)
 		got=$(sed -n 's/^memory checksum //p' "$tmp/copy64k.out")
 		[ "$got" = "$saved4k" ] || fail "copy restore across page sizes: checksum $got, saved $saved4k"
 		if [ -n "$old_pagesize" ]; then export QEMU_PAGESIZE="$old_pagesize"; else unset QEMU_PAGESIZE; fi
+	elif [ -n "${VMMEM_TEST_UNDER_QEMU_USER:-}" ]; then
+		echo "note: this emulator does not present 64 KiB pages; restore across page sizes not checked"
 	fi
 	;;
 *)
