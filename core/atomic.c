@@ -39,7 +39,8 @@
 
 struct vmm_reader {
 	uint64_t active;         /* atomic: epoch of the outermost guard, 0 when quiescent */
-	uint32_t nest;           /* guards held; touched only by the owning thread */
+	uint32_t nest;           /* guards held beyond the outermost one (active != 0);
+				  * touched only by the owning thread */
 	int in_use;              /* atomic: claimed by a live thread */
 	struct vmm_reader *next; /* registry list; records are recycled, never freed */
 };
@@ -243,7 +244,13 @@ vmmem_atomic_unref(struct vmmem_atomic *a)
 	return NULL;
 }
 
-/* vmmem_atomic_acquire -- the read side: two thread-local stores and one load */
+/* vmmem_atomic_acquire -- the read side: one thread-local store and two loads.
+ *
+ * Whether this is the outermost guard is read from the record's own epoch (0: none held),
+ * and the outermost guard stores the epoch it loaded, never a value computed from what it
+ * read: the loads of the record only steer predicted branches. A counter incremented here
+ * and decremented in release would chain every acquire/release pair through two
+ * store-to-load forwards, a few cycles each on most CPUs. */
 const struct vmmem_memory *
 vmmem_atomic_acquire(struct vmmem_atomic *a)
 {
@@ -256,8 +263,8 @@ vmmem_atomic_acquire(struct vmmem_atomic *a)
 		if (!r)
 			return NULL;
 	}
-	if (r->nest++ == 0) {
-		uint64_t e = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE);
+	if (likely(__atomic_load_n(&r->active, __ATOMIC_RELAXED) == 0)) {
+		uint64_t e = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE); /* >= 1 */
 
 		if (likely(use_membarrier)) {
 			/* Relaxed, not release: on AArch64 an STLR here followed by the LDAR below
@@ -270,6 +277,8 @@ vmmem_atomic_acquire(struct vmmem_atomic *a)
 		} else {
 			__atomic_store_n(&r->active, e, __ATOMIC_SEQ_CST);
 		}
+	} else {
+		r->nest++;
 	}
 	return __atomic_load_n(&a->current, use_membarrier ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST);
 }
@@ -279,9 +288,11 @@ vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m)
 {
 	struct vmm_reader *r = self;
 
-	if (unlikely(!a || !m || !r || r->nest == 0))
+	if (unlikely(!a || !m || !r || __atomic_load_n(&r->active, __ATOMIC_RELAXED) == 0))
 		return;
-	if (--r->nest == 0) {
+	if (unlikely(r->nest)) {
+		r->nest--;
+	} else {
 		__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
 		/* This may have been the last guard on a retired memory: free it now, unless
 		 * someone else is already reclaiming. */
@@ -386,7 +397,7 @@ vmmem_atomic_synchronize(struct vmmem_atomic *a)
 	uint64_t e;
 
 	VMM_CHECK_ARG(a);
-	if (self && self->nest)
+	if (self && __atomic_load_n(&self->active, __ATOMIC_RELAXED))
 		return vmm_err(-EDEADLK,
 			       "vmmem_atomic_synchronize called while this thread holds a guard");
 	e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
