@@ -34,6 +34,10 @@
 
 #include <vmmem.h>
 
+/* Internal: find_region_inline_rR compiles the library's own lookup into the benchmark,
+ * to measure what the exported call costs on top of it (issue 22). */
+#include "memory.h"
+
 #if defined(__SSE2__)
 #include <emmintrin.h> /* the anchor's popcount, as rustc vectorises it (bitmap_scan_1g) */
 #endif
@@ -432,7 +436,7 @@ static const struct slice_case SLICE_CASES[] = {
  */
 static void bench_rmem(const struct cfg *cfg, size_t r)
 {
-	char n_read[64], n_raw[64], n_write[64], n_find[64], n_host[64];
+	char n_read[64], n_raw[64], n_write[64], n_find[64], n_inline[64], n_host[64];
 	bool only_find = r > MAX_OWN_MAPPINGS;
 	struct range *ranges = layout(r, PAGE);
 	struct guest g = guest_new(ranges, r, r > MAX_OWN_MAPPINGS);
@@ -444,6 +448,7 @@ static void bench_rmem(const struct cfg *cfg, size_t r)
 	snprintf(n_raw, sizeof(n_raw), "raw_read_u64_r%zu", r);
 	snprintf(n_write, sizeof(n_write), "write_obj_u64_r%zu", r);
 	snprintf(n_find, sizeof(n_find), "find_region_r%zu", r);
+	snprintf(n_inline, sizeof(n_inline), "find_region_inline_r%zu", r);
 	snprintf(n_host, sizeof(n_host), "get_host_address_r%zu", r);
 
 	prefault(mem);
@@ -492,6 +497,18 @@ static void bench_rmem(const struct cfg *cfg, size_t r)
 			bb_u64((uint64_t)rc);
 		});
 		report_regions(n_find, ns, r);
+	}
+	if (wants(cfg, n_inline)) {
+		/* The same lookup (core/memory.h's vmm_lookup) inlined here, as rustc inlines
+		 * vm-memory's find_region into the anchor: the floor without the library call. */
+		MEASURE(cfg, ns, i, {
+			const struct vmm_slot *s = vmm_lookup(mem, bb_opaque_u64(gpas[i & AMASK]));
+			struct vmmem_region *reg = s ? vmm_slot_region(s) : NULL;
+
+			bb_ptr(reg);
+			bb_u64((uint64_t)(s == NULL));
+		});
+		report_regions(n_inline, ns, r);
 	}
 	if (r == 64 && wants(cfg, n_host)) {
 		MEASURE(cfg, ns, i, {
@@ -962,13 +979,14 @@ static const struct group GROUPS[] = {
 	{ bench_rmem, 1,
 	  { "read_obj_u64_r1", "raw_read_u64_r1", "write_obj_u64_r1", "find_region_r1",
 	    "read_slice_4k", "write_slice_4k", "read_slice_64k", "write_slice_64k",
-	    "read_slice_1m", "write_slice_1m", NULL } },
+	    "read_slice_1m", "write_slice_1m", "find_region_inline_r1", NULL } },
 	{ bench_rmem, 8, { "read_obj_u64_r8", "write_obj_u64_r8", "find_region_r8", NULL } },
 	{ bench_rmem, 64,
 	  { "read_obj_u64_r64", "write_obj_u64_r64", "find_region_r64", "get_host_address_r64",
 	    NULL } },
 	{ bench_rmem, 512,
-	  { "read_obj_u64_r512", "write_obj_u64_r512", "find_region_r512", NULL } },
+	  { "read_obj_u64_r512", "write_obj_u64_r512", "find_region_r512", "find_region_inline_r512",
+	    NULL } },
 	{ bench_rmem, 32768, { "find_region_r32768", NULL } },
 	{ bench_cross, 0, { "read_cross_8k", NULL } },
 	{ bench_atomic, 0, { "atomic_memory_guard", "atomic_memory_guard_4t", NULL } },
