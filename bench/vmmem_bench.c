@@ -436,7 +436,8 @@ static const struct slice_case SLICE_CASES[] = {
  */
 static void bench_rmem(const struct cfg *cfg, size_t r)
 {
-	char n_read[64], n_raw[64], n_write[64], n_find[64], n_inline[64], n_host[64];
+	char n_read[64], n_raw[64], n_write[64], n_find[64], n_inline[64], n_host[64],
+		n_cached[64];
 	bool only_find = r > MAX_OWN_MAPPINGS;
 	struct range *ranges = layout(r, PAGE);
 	struct guest g = guest_new(ranges, r, r > MAX_OWN_MAPPINGS);
@@ -450,6 +451,7 @@ static void bench_rmem(const struct cfg *cfg, size_t r)
 	snprintf(n_find, sizeof(n_find), "find_region_r%zu", r);
 	snprintf(n_inline, sizeof(n_inline), "find_region_inline_r%zu", r);
 	snprintf(n_host, sizeof(n_host), "get_host_address_r%zu", r);
+	snprintf(n_cached, sizeof(n_cached), "get_host_address_cached_r%zu", r);
 
 	prefault(mem);
 	gpas = rand_gpas(ranges, r, 8, 8, 0x5eed + (uint64_t)r);
@@ -520,6 +522,23 @@ static void bench_rmem(const struct cfg *cfg, size_t r)
 			bb_ptr(p);
 		});
 		report_regions(n_host, ns, r);
+	}
+	if ((r == 1 || r == 64) && wants(cfg, n_cached)) {
+		/* The same translations through vmmem_memory_translate_cached() and one cache:
+		 * at r1 every call hits (inline, no library call), at r64 nearly every call
+		 * misses (the fill's cost on top of translate). */
+		struct vmmem_translate_cache cache = { 0 };
+
+		MEASURE(cfg, ns, i, {
+			void *p;
+
+			CHECK(vmmem_memory_translate_cached(&cache, mem,
+							    bb_opaque_u64(gpas[i & AMASK]),
+							    VMMEM_ACCESS_READ, &p, NULL),
+			      "vmmem_memory_translate_cached");
+			bb_ptr(p);
+		});
+		report_regions(n_cached, ns, r);
 	}
 	if (r == 1) {
 		for (size_t c = 0; c < N_SLICE_CASES; c++) {
@@ -967,7 +986,7 @@ static void bench_memcpy(const struct cfg *cfg, size_t arg)
  * prints). A group runs only if one of its cases is wanted. The order is the anchor's;
  * compare.sh picks new cases up from --list by itself.
  */
-#define MAX_GROUP_CASES 12
+#define MAX_GROUP_CASES 16
 
 struct group {
 	void (*run)(const struct cfg *cfg, size_t arg);
@@ -979,11 +998,12 @@ static const struct group GROUPS[] = {
 	{ bench_rmem, 1,
 	  { "read_obj_u64_r1", "raw_read_u64_r1", "write_obj_u64_r1", "find_region_r1",
 	    "read_slice_4k", "write_slice_4k", "read_slice_64k", "write_slice_64k",
-	    "read_slice_1m", "write_slice_1m", "find_region_inline_r1", NULL } },
+	    "read_slice_1m", "write_slice_1m", "find_region_inline_r1",
+	    "get_host_address_cached_r1", NULL } },
 	{ bench_rmem, 8, { "read_obj_u64_r8", "write_obj_u64_r8", "find_region_r8", NULL } },
 	{ bench_rmem, 64,
 	  { "read_obj_u64_r64", "write_obj_u64_r64", "find_region_r64", "get_host_address_r64",
-	    NULL } },
+	    "get_host_address_cached_r64", NULL } },
 	{ bench_rmem, 512,
 	  { "read_obj_u64_r512", "write_obj_u64_r512", "find_region_r512", "find_region_inline_r512",
 	    NULL } },

@@ -181,6 +181,20 @@ START_TEST(test_abi_vhost_region)
 }
 END_TEST
 
+START_TEST(test_abi_translate_cache)
+{
+	/* Callers allocate it and vmmem_memory_translate_cached() reads it inline (1.1). */
+	PIN_SIZE(struct vmmem_translate_cache, 40);
+	PIN_ALIGN(struct vmmem_translate_cache, 8);
+	PIN_OFF(struct vmmem_translate_cache, memory, 0);
+	PIN_OFF(struct vmmem_translate_cache, gpa, 8);
+	PIN_OFF(struct vmmem_translate_cache, last, 16);
+	PIN_OFF(struct vmmem_translate_cache, host, 24);
+	PIN_OFF(struct vmmem_translate_cache, read_only, 32);
+	PIN_OFF(struct vmmem_translate_cache, reserved, 36);
+}
+END_TEST
+
 START_TEST(test_abi_endian)
 {
 	/* Each has its native integer's size and alignment (they sit in guest structs). */
@@ -224,6 +238,7 @@ static Suite *abi_suite(void)
 	tcase_add_test(values, test_abi_slice);
 	tcase_add_test(values, test_abi_array);
 	tcase_add_test(values, test_abi_vhost_region);
+	tcase_add_test(values, test_abi_translate_cache);
 	tcase_add_test(values, test_abi_endian);
 	suite_add_tcase(s, values);
 	return s;

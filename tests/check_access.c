@@ -823,6 +823,85 @@ START_TEST(test_access_translate_read_only_and_bad_arguments)
 }
 END_TEST
 
+/* The cached translation agrees with vmmem_memory_translate() everywhere: random addresses
+ * over regions, holes and a read-only region, every access kind (bad ones too), one cache
+ * carried across all calls; a failure leaves the cache as it was. */
+START_TEST(test_access_translate_cached_matches_translate)
+{
+	struct vmmem_memory *m = rw_then_ro(), *other = two_adjacent();
+	struct vmmem_translate_cache c, before;
+	const unsigned int kinds[] = { VMMEM_ACCESS_READ, VMMEM_ACCESS_WRITE, VMMEM_ACCESS_RW, 0,
+				       4, 7 };
+	uint64_t seed = 0x7a11;
+	unsigned int hits = 0;
+
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < 20000; i++) {
+		const struct vmmem_memory *mem = i % 97 == 0 ? other : m;
+		uint64_t gpa, contig_a = 7, contig_b = 9;
+		unsigned int access;
+		void *ha = &ha, *hb = &hb;
+		int ra, rb;
+
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		gpa = (seed >> 33) % 0x2400; /* both regions and past the end */
+		access = kinds[(seed >> 20) % (i % 5 ? 3 : 6)];
+		if (c.memory == mem && gpa - c.gpa <= c.last - c.gpa)
+			hits++;
+		before = c;
+		ra = vmmem_memory_translate(mem, gpa, access, &ha, &contig_a);
+		rb = vmmem_memory_translate_cached(&c, mem, gpa, access, &hb, &contig_b);
+		ck_assert_msg(ra == rb, "gpa 0x%llx access %u: translate %d, cached %d",
+			      (unsigned long long)gpa, access, ra, rb);
+		ck_assert_ptr_eq(ha, hb);
+		if (ra == 0)
+			ck_assert_uint_eq(contig_a, contig_b);
+		else
+			ck_assert_mem_eq(&c, &before, sizeof(c));
+	}
+	ck_assert_uint_gt(hits, 5000); /* the inline path really ran (~44 % of the calls) */
+	vmmem_memory_unref(m);
+	vmmem_memory_unref(other);
+}
+END_TEST
+
+START_TEST(test_access_translate_cached_bad_arguments)
+{
+	struct vmmem_memory *m = two_adjacent();
+	struct vmmem_translate_cache c = { 0 };
+	void *host = &host;
+	uint64_t contig = 0;
+
+	ck_assert_int_eq(vmmem_memory_translate_cached(NULL, m, 0x10, VMMEM_ACCESS_READ, &host,
+						       &contig),
+			 -EINVAL);
+	ck_assert_ptr_null(host);
+	ck_assert_int_eq(vmmem_memory_translate_cached(&c, m, 0x10, VMMEM_ACCESS_READ, NULL,
+						       &contig),
+			 -EINVAL);
+	ck_assert_ptr_null(c.memory);
+	ck_assert_int_eq(vmmem_memory_translate_cached(&c, NULL, 0x10, VMMEM_ACCESS_READ, &host,
+						       NULL),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_translate_cache_fill(NULL, m, 0x10, VMMEM_ACCESS_READ, &host,
+						    NULL),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_translate_cache_fill(&c, m, 0x10, VMMEM_ACCESS_READ, NULL, NULL),
+			 -EINVAL);
+	/* Filled, then a NULL memory is still refused, not matched. */
+	ck_assert_int_eq(vmmem_memory_translate_cached(&c, m, 0x10, VMMEM_ACCESS_READ, &host,
+						       NULL),
+			 0);
+	ck_assert_ptr_eq(c.memory, m);
+	ck_assert_uint_eq(c.gpa, 0);
+	ck_assert_uint_eq(c.last, 0xfff);
+	ck_assert_int_eq(vmmem_memory_translate_cached(&c, NULL, 0x10, VMMEM_ACCESS_READ, &host,
+						       NULL),
+			 -EINVAL);
+	vmmem_memory_unref(m);
+}
+END_TEST
+
 /* ---------------------------------------------------------------------------------------- */
 /* Torn values (copy rule)                                                                  */
 /* ---------------------------------------------------------------------------------------- */
@@ -1074,6 +1153,8 @@ static Suite *access_suite(void)
 	tcase_add_test(tc, test_access_translate_vector);
 	tcase_add_test(tc, test_access_translate_contiguous_is_region_remainder);
 	tcase_add_test(tc, test_access_translate_read_only_and_bad_arguments);
+	tcase_add_test(tc, test_access_translate_cached_matches_translate);
+	tcase_add_test(tc, test_access_translate_cached_bad_arguments);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("torn");

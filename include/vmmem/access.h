@@ -166,6 +166,75 @@ VMMEM_EXPORT int vmmem_memory_store_u64(const struct vmmem_memory *m, uint64_t g
 VMMEM_EXPORT int vmmem_memory_translate(const struct vmmem_memory *m, uint64_t gpa,
 					unsigned int access, void **host, uint64_t *contiguous);
 
+/**
+ * @brief A caller-owned cache of the region a translation last found, for
+ *        vmmem_memory_translate_cached().
+ *
+ * Zero it (or set @c memory to NULL) before first use; it needs no freeing. An entry
+ * belongs to the memory it was filled from. A memory never changes, so the entry stays
+ * right for as long as the caller keeps that memory alive (a reference, or the guard of a
+ * swappable memory); a translation against another memory refills it. Empty the cache
+ * when that memory is released: a new memory can be allocated at the same address. The layout is part
+ * of the ABI (fields may only be appended in a later version, with the cache then growing).
+ * @since 1.1
+ */
+struct vmmem_translate_cache {
+	const struct vmmem_memory *memory; /**< memory of the entry; NULL: empty */
+	uint64_t gpa;                      /**< first guest address of the cached region */
+	uint64_t last;                     /**< last guest address of the cached region */
+	uint8_t *host;                     /**< host address of @c gpa */
+	uint32_t read_only;                /**< non-zero: the region refuses write access */
+	uint32_t reserved;                 /**< zero */
+};
+
+/**
+ * @brief vmmem_memory_translate() through a cache filled by earlier calls (the miss
+ *        path; use vmmem_memory_translate_cached()).
+ *
+ * Translates like vmmem_memory_translate() and, on success, stores the region in @p c.
+ * @param c  the cache; left unchanged on failure.
+ * @return as vmmem_memory_translate(), and -EINVAL if @p c is NULL.
+ * @par Thread safety
+ * MT-Safe for distinct caches; a cache is one thread's (or guarded by its owner's lock).
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_translate_cache_fill(struct vmmem_translate_cache *c,
+					    const struct vmmem_memory *m, uint64_t gpa,
+					    unsigned int access, void **host,
+					    uint64_t *contiguous);
+
+/**
+ * @brief vmmem_memory_translate() with a caller-side cache: an address in the region the
+ *        cache holds is translated inline, without a call into the library.
+ *
+ * The fastest form for a caller that translates many addresses of one region (a device
+ * walking its rings and buffers, a single-region VM): a hit is a few instructions in the
+ * caller (a shared-library call costs more than the lookup itself; bench/README.md,
+ * `find_region_inline_r1`); a miss calls vmmem_translate_cache_fill(). Results, errors
+ * and the caveats of pointers are exactly vmmem_memory_translate()'s.
+ * @param c  a cache as described at struct vmmem_translate_cache.
+ * @return as vmmem_translate_cache_fill().
+ * @par Thread safety
+ * As vmmem_translate_cache_fill().
+ * @since 1.1
+ */
+static inline int vmmem_memory_translate_cached(struct vmmem_translate_cache *c,
+						const struct vmmem_memory *m, uint64_t gpa,
+						unsigned int access, void **host,
+						uint64_t *contiguous)
+{
+	/* gpa below c->gpa wraps to a huge offset: one compare covers both ends. */
+	if (c && host && c->memory == m && m && gpa - c->gpa <= c->last - c->gpa &&
+	    (access == VMMEM_ACCESS_READ || (!c->read_only && (access == VMMEM_ACCESS_WRITE ||
+							       access == VMMEM_ACCESS_RW)))) {
+		*host = c->host + (gpa - c->gpa);
+		if (contiguous)
+			*contiguous = c->last - gpa + 1;
+		return 0;
+	}
+	return vmmem_translate_cache_fill(c, m, gpa, access, host, contiguous);
+}
+
 VMMEM_END_DECLS
 
 #endif /* VMMEM_ACCESS_H */
