@@ -270,46 +270,40 @@ DEFINE_MEMORY_ATOMIC(16)
 DEFINE_MEMORY_ATOMIC(32)
 DEFINE_MEMORY_ATOMIC(64)
 
-/* The slot @gpa is in, checked for @access, or NULL with the error in *rc: shared by
- * translate and the cache's fill. */
-static const struct vmm_slot *translate_slot(const struct vmmem_memory *m, uint64_t gpa,
-					     unsigned int access, int *rc)
+/* The body of vmmem_memory_translate() and of the cache's fill (@c may be NULL); the
+ * callers have checked their arguments. */
+static int translate_into(const struct vmmem_memory *m, uint64_t gpa, unsigned int access,
+			  void **host, uint64_t *contiguous, struct vmmem_translate_cache *c)
 {
-	const struct vmm_slot *s;
+	const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-	if (unlikely(!m || !vmm_access_ok(access))) {
-		*rc = vmm_err(-EINVAL, "vmmem_memory_translate: invalid argument: %s",
-			      !m ? "m" : "access");
-		return NULL;
+	if (unlikely(!s))
+		return vmm_err_unmapped(gpa);
+	if (unlikely((access & VMMEM_ACCESS_WRITE) && vmm_slot_read_only(s)))
+		return vmm_err_stop(VMMEM_E_READ_ONLY, gpa);
+	if (c) {
+		c->memory = m;
+		c->gpa = s->gpa;
+		c->last = s->last;
+		c->host = s->host;
+		c->read_only = vmm_slot_read_only(s) ? 1u : 0u;
+		c->reserved = 0;
 	}
-	s = vmm_lookup(m, gpa);
-	if (unlikely(!s)) {
-		*rc = vmm_err_unmapped(gpa);
-		return NULL;
-	}
-	if (unlikely((access & VMMEM_ACCESS_WRITE) && vmm_slot_read_only(s))) {
-		*rc = vmm_err_stop(VMMEM_E_READ_ONLY, gpa);
-		return NULL;
-	}
-	return s;
+	*host = s->host + (gpa - s->gpa);
+	if (contiguous)
+		*contiguous = s->last - gpa + 1;
+	return 0;
 }
 
 int
 vmmem_memory_translate(const struct vmmem_memory *m, uint64_t gpa, unsigned int access,
 		       void **host, uint64_t *contiguous)
 {
-	const struct vmm_slot *s;
-	int rc = 0;
-
 	VMM_CHECK_ARG(host);
 	*host = NULL;
-	s = translate_slot(m, gpa, access, &rc);
-	if (!s)
-		return rc;
-	*host = s->host + (gpa - s->gpa);
-	if (contiguous)
-		*contiguous = s->last - gpa + 1;
-	return 0;
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(vmm_access_ok(access));
+	return translate_into(m, gpa, access, host, contiguous, NULL);
 }
 
 /* vmmem_translate_cache_fill -- the miss path of vmmem_memory_translate_cached() */
@@ -317,23 +311,10 @@ int
 vmmem_translate_cache_fill(struct vmmem_translate_cache *c, const struct vmmem_memory *m,
 			   uint64_t gpa, unsigned int access, void **host, uint64_t *contiguous)
 {
-	const struct vmm_slot *s;
-	int rc = 0;
-
 	VMM_CHECK_ARG(host);
 	*host = NULL;
 	VMM_CHECK_ARG(c);
-	s = translate_slot(m, gpa, access, &rc);
-	if (!s)
-		return rc;
-	c->memory = m;
-	c->gpa = s->gpa;
-	c->last = s->last;
-	c->host = s->host;
-	c->read_only = vmm_slot_read_only(s) ? 1u : 0u;
-	c->reserved = 0;
-	*host = s->host + (gpa - s->gpa);
-	if (contiguous)
-		*contiguous = s->last - gpa + 1;
-	return 0;
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(vmm_access_ok(access));
+	return translate_into(m, gpa, access, host, contiguous, c);
 }

@@ -192,8 +192,7 @@ static void retire(struct vmmem_memory *old, struct retired *t)
 	uint64_t e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
 
 	/* Make every reader's epoch store visible before scanning (see the top comment). */
-	if (use_membarrier)
-		vmm_membarrier();
+	vmm_membarrier();
 	pthread_mutex_lock(&retired_lock);
 	t->memory = old;
 	t->epoch = e;
@@ -401,8 +400,7 @@ vmmem_atomic_synchronize(struct vmmem_atomic *a)
 		return vmm_err(-EDEADLK,
 			       "vmmem_atomic_synchronize called while this thread holds a guard");
 	e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
-	if (use_membarrier)
-		vmm_membarrier();
+	vmm_membarrier();
 	/* Readers that started before hold an epoch below e; wait them out. */
 	for (unsigned int spins = 0; oldest_reader() < e; spins++) {
 		if (spins < 64)

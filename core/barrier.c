@@ -38,16 +38,15 @@ vmm_membarrier_available(void)
 	return registered;
 }
 
-bool
+void
 vmm_membarrier(void)
 {
 	if (!vmm_membarrier_available())
-		return false;
+		return;
 	if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0) != 0) {
 		/* Registered commands do not fail; if one did, fence-free readers would be
 		 * unprotected, and use-after-free is worse than stopping here. */
 		fprintf(stderr, "libvmmem: membarrier(PRIVATE_EXPEDITED) failed after registration\n");
 		abort();
 	}
-	return true;
 }

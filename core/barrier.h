@@ -16,9 +16,9 @@
  * use the sequentially consistent fallback everywhere. */
 bool vmm_membarrier_available(void);
 
-/* A full barrier on every thread of the process, if vmm_membarrier_available(); returns
- * false (and does nothing) otherwise. Aborts if the kernel refuses the registered command:
- * readers would then run unprotected. */
-bool vmm_membarrier(void);
+/* A full barrier on every thread of the process, if vmm_membarrier_available(); nothing
+ * otherwise. Aborts if the kernel refuses the registered command: readers would then run
+ * unprotected. */
+void vmm_membarrier(void);
 
 #endif /* VMM_BARRIER_H */

@@ -413,15 +413,10 @@ START_TEST(test_atomic_ref_unref)
 END_TEST
 
 /* Word i of a vhost-user log: little-endian 64-bit words whatever the host (vhost-user
- * spec), so a big-endian host reads them byte by byte. */
+ * spec). */
 static uint64_t log_word(const uint64_t *log, size_t i)
 {
-	const uint8_t *b = (const uint8_t *)&log[i];
-	uint64_t v = 0;
-
-	for (int k = 7; k >= 0; k--)
-		v = v << 8 | b[k];
-	return v;
+	return vmmem_le64_to_cpu_raw(log[i]);
 }
 
 START_TEST(test_atomic_set_vhost_log)

@@ -59,7 +59,7 @@ if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then
     if [ -x /lib/systemd/systemd-binfmt ]; then
       "${as_root[@]}" /lib/systemd/systemd-binfmt "/usr/lib/binfmt.d/qemu-$arch.conf" || true
     elif [ -e "$binfmt/register" ]; then
-      sed -n 's/^\(:.*\)$/\1/p' "/usr/lib/binfmt.d/qemu-$arch.conf" |
+      grep '^:' "/usr/lib/binfmt.d/qemu-$arch.conf" |
         "${as_root[@]}" tee "$binfmt/register" >/dev/null || true
     fi
   done
