@@ -32,54 +32,50 @@
 
 #include <vmmem/atomic.h>
 
+#include "atomic.h"
 #include "barrier.h"
 #include "error.h"
 #include "memory.h"
 #include "util.h"
 
-struct vmm_reader {
-	uint64_t active;         /* atomic: epoch of the outermost guard, 0 when quiescent */
-	uint32_t nest;           /* guards held beyond the outermost one (active != 0);
-				  * touched only by the owning thread */
-	int in_use;              /* atomic: claimed by a live thread */
-	struct vmm_reader *next; /* registry list; records are recycled, never freed */
-};
-
-struct retired {
-	struct vmmem_memory *memory; /* the reference the atomic held */
+/* A retired object: released once no reader can hold it. */
+struct vmm_retired {
+	void *obj;
+	void (*release)(void *obj); /* control path only: the memory's unref, a table's free */
 	uint64_t epoch;
-	struct retired *next;
+	struct vmm_retired *next;
 	void *block; /* what to free() once reclaimed: the node, or the atomic holding it */
 };
 
 struct vmmem_atomic {
-	struct vmmem_memory *current; /* atomic; holds one reference */
+	struct vmmem_memory *current; /* atomic; holds one reference (first: vmm_atomic_current) */
 	unsigned long refs;           /* atomic */
 	pthread_mutex_t writer;       /* serialises writers */
-	struct retired last;          /* retires current at the last unref: no allocation */
+	struct vmm_retired last;          /* retires current at the last unref: no allocation */
 };
+_Static_assert(offsetof(struct vmmem_atomic, current) == 0, "vmm_atomic_current reads member 0");
 
 static struct vmm_reader *registry;   /* atomic head */
 static uint64_t epoch = 1;            /* atomic; 0 is "quiescent" */
-static bool use_membarrier;           /* set once, before any atomic exists */
+bool vmm_rcu_membarrier;              /* set once, before any atomic exists */
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static pthread_key_t reader_key;
 
 /* Retired memories of every atomic, reclaimed by whoever gets the lock. */
 static pthread_mutex_t retired_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct retired *retired_list;
+static struct vmm_retired *retired_list;
 static unsigned long n_retired; /* atomic: lets readers skip reclaiming cheaply */
 
-static __thread struct vmm_reader *self __attribute__((tls_model("initial-exec")));
+__thread struct vmm_reader *vmm_reader_self __attribute__((tls_model("initial-exec")));
 
 /* Thread exit: a dead thread holds no guard; hand its record to the next thread. A key
- * destructor that runs after this one and takes a guard registers afresh (self is NULL):
+ * destructor that runs after this one and takes a guard registers afresh (vmm_reader_self is NULL):
  * it must not keep using a record another thread may claim from now on. */
-static void reader_exit(void *arg)
+static void reader_thread_exit(void *arg)
 {
 	struct vmm_reader *r = arg;
 
-	self = NULL;
+	vmm_reader_self = NULL;
 	r->nest = 0;
 	__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->in_use, 0, __ATOMIC_RELEASE);
@@ -87,8 +83,8 @@ static void reader_exit(void *arg)
 
 static void global_init(void)
 {
-	pthread_key_create(&reader_key, reader_exit);
-	use_membarrier = vmm_membarrier_available();
+	pthread_key_create(&reader_key, reader_thread_exit);
+	vmm_rcu_membarrier = vmm_membarrier_available();
 }
 
 /* Records for threads whose first guard finds malloc failing: taken once each, then on the
@@ -109,6 +105,7 @@ static VMM_COLD struct vmm_reader *reader_register(void)
 {
 	struct vmm_reader *r;
 
+	pthread_once(&init_once, global_init); /* a section entered before any atomic exists */
 	for (r = __atomic_load_n(&registry, __ATOMIC_ACQUIRE); r; r = r->next) {
 		int expected = 0;
 
@@ -133,7 +130,7 @@ static VMM_COLD struct vmm_reader *reader_register(void)
 	r->nest = 0;
 	/* Without the key (ENOMEM) the record is simply never recycled at thread exit. */
 	(void)pthread_setspecific(reader_key, r);
-	self = r;
+	vmm_reader_self = r;
 	return r;
 }
 
@@ -156,15 +153,15 @@ static uint64_t oldest_reader(void)
 static void reclaim_locked(void)
 {
 	uint64_t oldest = oldest_reader();
-	struct retired **p = &retired_list;
+	struct vmm_retired **p = &retired_list;
 
 	while (*p) {
-		struct retired *t = *p;
+		struct vmm_retired *t = *p;
 
 		if (t->epoch <= oldest) {
 			*p = t->next;
 			__atomic_sub_fetch(&n_retired, 1, __ATOMIC_RELAXED);
-			vmmem_memory_unref(t->memory);
+			t->release(t->obj);
 			free(t->block);
 		} else {
 			p = &t->next;
@@ -174,9 +171,9 @@ static void reclaim_locked(void)
 
 /* A list node for a later retire, allocated before anything changes so that a writer
  * never has to wait for readers (possibly its own caller's guard) when memory runs out. */
-static struct retired *retired_node(void)
+static struct vmm_retired *retired_node(void)
 {
-	struct retired *t = malloc(sizeof(*t));
+	struct vmm_retired *t = malloc(sizeof(*t));
 
 	if (!t)
 		vmm_err(-ENOMEM, "atomic memory: out of memory");
@@ -185,22 +182,56 @@ static struct retired *retired_node(void)
 	return t;
 }
 
-/* Take the atomic's reference on @old out of circulation until readers are done with it;
- * @t is the node that carries it on the retired list. */
-static void retire(struct vmmem_memory *old, struct retired *t)
+static void release_memory(void *m)
+{
+	vmmem_memory_unref(m);
+}
+
+/* Take @old out of circulation until readers are done with it, then @release it; @t is the
+ * node that carries it on the retired list. */
+static void retire_obj(void *old, void (*release)(void *), struct vmm_retired *t)
 {
 	uint64_t e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
 
 	/* Make every reader's epoch store visible before scanning (see the top comment). */
 	vmm_membarrier();
 	pthread_mutex_lock(&retired_lock);
-	t->memory = old;
+	t->obj = old;
+	t->release = release;
 	t->epoch = e;
 	t->next = retired_list;
 	retired_list = t;
 	__atomic_add_fetch(&n_retired, 1, __ATOMIC_RELAXED);
 	reclaim_locked();
 	pthread_mutex_unlock(&retired_lock);
+}
+
+/* Take the atomic's reference on @old out of circulation until readers are done with it. */
+static void retire(struct vmmem_memory *old, struct vmm_retired *t)
+{
+	retire_obj(old, release_memory, t);
+}
+
+void vmm_rcu_init(void)
+{
+	pthread_once(&init_once, global_init);
+}
+
+struct vmm_retired *vmm_retired_node(void)
+{
+	return retired_node();
+}
+
+void vmm_rcu_retire(void *obj, struct vmm_retired *t, void (*release)(void *))
+{
+	retire_obj(obj, release, t);
+}
+
+void vmm_rcu_publish(void **slot, void *obj, struct vmm_retired *t, void (*release)(void *))
+{
+	void *old = __atomic_exchange_n(slot, obj, __ATOMIC_SEQ_CST);
+
+	retire_obj(old, release, t);
 }
 
 int
@@ -243,34 +274,32 @@ vmmem_atomic_unref(struct vmmem_atomic *a)
 	return NULL;
 }
 
-/* vmmem_atomic_acquire -- the read side: one thread-local store and two loads.
+/* Entering a read section -- the read side: one thread-local store and two loads.
  *
  * Whether this is the outermost guard is read from the record's own epoch (0: none held),
  * and the outermost guard stores the epoch it loaded, never a value computed from what it
  * read: the loads of the record only steer predicted branches. A counter incremented here
  * and decremented in release would chain every acquire/release pair through two
  * store-to-load forwards, a few cycles each on most CPUs. */
-const struct vmmem_memory *
-vmmem_atomic_acquire(struct vmmem_atomic *a)
+static inline bool reader_enter(void)
 {
-	struct vmm_reader *r = self;
+	struct vmm_reader *r = vmm_reader_self;
 
-	if (unlikely(!a))
-		return NULL;
 	if (unlikely(!r)) {
 		r = reader_register();
 		if (!r)
-			return NULL;
+			return false;
 	}
 	if (likely(__atomic_load_n(&r->active, __ATOMIC_RELAXED) == 0)) {
 		uint64_t e = __atomic_load_n(&epoch, __ATOMIC_ACQUIRE); /* >= 1 */
 
-		if (likely(use_membarrier)) {
-			/* Relaxed, not release: on AArch64 an STLR here followed by the LDAR below
-			 * is an ordered pair, the very store-load barrier membarrier saves readers.
-			 * A writer that reads this epoch instead of the release store of 0 before
-			 * it is covered by C11/C17's release sequence (same-thread stores) and by
-			 * per-location coherence (docs/MEMORY-ORDERING.md, F6). */
+		if (likely(vmm_rcu_membarrier)) {
+			/* Relaxed, not release: on AArch64 an STLR here followed by the LDAR of
+			 * the published pointer is an ordered pair, the very store-load barrier
+			 * membarrier saves readers. A writer that reads this epoch instead of the
+			 * release store of 0 before it is covered by C11/C17's release sequence
+			 * (same-thread stores) and by per-location coherence
+			 * (docs/MEMORY-ORDERING.md, F6). */
 			__atomic_store_n(&r->active, e, __ATOMIC_RELAXED);
 			__atomic_signal_fence(__ATOMIC_SEQ_CST); /* writers' membarrier pairs */
 		} else {
@@ -279,21 +308,21 @@ vmmem_atomic_acquire(struct vmmem_atomic *a)
 	} else {
 		r->nest++;
 	}
-	return __atomic_load_n(&a->current, use_membarrier ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST);
+	return true;
 }
 
-void
-vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m)
+/* Leaving one: the last guard stores 0 and may reclaim. Ignored outside a section. */
+static inline void reader_exit(void)
 {
-	struct vmm_reader *r = self;
+	struct vmm_reader *r = vmm_reader_self;
 
-	if (unlikely(!a || !m || !r || __atomic_load_n(&r->active, __ATOMIC_RELAXED) == 0))
+	if (unlikely(!r || __atomic_load_n(&r->active, __ATOMIC_RELAXED) == 0))
 		return;
 	if (unlikely(r->nest)) {
 		r->nest--;
 	} else {
 		__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
-		/* This may have been the last guard on a retired memory: free it now, unless
+		/* This may have been the last guard on a retired object: free it now, unless
 		 * someone else is already reclaiming. */
 		if (unlikely(__atomic_load_n(&n_retired, __ATOMIC_RELAXED)) &&
 		    pthread_mutex_trylock(&retired_lock) == 0) {
@@ -301,6 +330,32 @@ vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m)
 			pthread_mutex_unlock(&retired_lock);
 		}
 	}
+}
+
+int vmm_rcu_enter(void)
+{
+	return reader_enter() ? 0 : -ENOMEM;
+}
+
+void vmm_rcu_exit(void)
+{
+	reader_exit();
+}
+
+const struct vmmem_memory *
+vmmem_atomic_acquire(struct vmmem_atomic *a)
+{
+	if (unlikely(!a) || unlikely(!reader_enter()))
+		return NULL;
+	return vmm_atomic_current(a);
+}
+
+void
+vmmem_atomic_release(struct vmmem_atomic *a, const struct vmmem_memory *m)
+{
+	if (unlikely(!a || !m))
+		return;
+	reader_exit();
 }
 
 struct vmmem_memory *
@@ -318,7 +373,7 @@ vmmem_atomic_get(struct vmmem_atomic *a)
 
 /* Swap in @m (whose reference the atomic takes over) and retire the old memory with node
  * @t. Called with the writer lock held. */
-static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m, struct retired *t)
+static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m, struct vmm_retired *t)
 {
 	struct vmmem_memory *old = __atomic_exchange_n(&a->current, m, __ATOMIC_SEQ_CST);
 
@@ -328,7 +383,7 @@ static void publish_locked(struct vmmem_atomic *a, struct vmmem_memory *m, struc
 int
 vmmem_atomic_replace(struct vmmem_atomic *a, struct vmmem_memory *m)
 {
-	struct retired *t;
+	struct vmm_retired *t;
 
 	VMM_CHECK_ARG(a);
 	VMM_CHECK_ARG(m);
@@ -347,7 +402,7 @@ vmmem_atomic_insert_region(struct vmmem_atomic *a, struct vmmem_region *r)
 	struct vmmem_memory *m = NULL;
 	int rc;
 
-	struct retired *t;
+	struct vmm_retired *t;
 
 	VMM_CHECK_ARG(a);
 	VMM_CHECK_ARG(r);
@@ -373,7 +428,7 @@ vmmem_atomic_remove_region(struct vmmem_atomic *a, uint64_t gpa, uint64_t size,
 
 	if (removed)
 		*removed = NULL;
-	struct retired *t;
+	struct vmm_retired *t;
 
 	VMM_CHECK_ARG(a);
 	t = retired_node();
@@ -396,7 +451,7 @@ vmmem_atomic_synchronize(struct vmmem_atomic *a)
 	uint64_t e;
 
 	VMM_CHECK_ARG(a);
-	if (self && __atomic_load_n(&self->active, __ATOMIC_RELAXED))
+	if (vmm_reader_self && __atomic_load_n(&vmm_reader_self->active, __ATOMIC_RELAXED))
 		return vmm_err(-EDEADLK,
 			       "vmmem_atomic_synchronize called while this thread holds a guard");
 	e = __atomic_add_fetch(&epoch, 1, __ATOMIC_SEQ_CST);
@@ -421,7 +476,7 @@ vmmem_atomic_set_vhost_log(struct vmmem_atomic *a, struct vmmem_vhost_log *log)
 	struct vmmem_memory *m = NULL;
 	int rc;
 
-	struct retired *t;
+	struct vmm_retired *t;
 
 	VMM_CHECK_ARG(a);
 	t = retired_node();

@@ -90,6 +90,10 @@ static const char *library_error_text(int err)
 		return "snapshot is not the expected full snapshot or diff parent";
 	case VMMEM_E_SNAPSHOT_PAGE_SIZE:
 		return "snapshot page size invalid or unusable on this host";
+	case VMMEM_E_IOTLB_MISS:
+		return "I/O virtual address not mapped by the IOTLB";
+	case VMMEM_E_IOTLB_DENIED:
+		return "IOTLB entry does not allow this access";
 	case VMMEM_E_NOT_TRACKED:
 		return "dirty tracking is not enabled for the region";
 	default:

@@ -39,5 +39,6 @@
 #include <vmmem/dirty.h>
 #include <vmmem/atomic.h>
 #include <vmmem/snapshot.h>
+#include <vmmem/iommu.h>
 
 #endif /* VMMEM_H */

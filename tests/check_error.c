@@ -21,10 +21,10 @@ static const int lib_codes[] = {
 	VMMEM_E_NOT_SEALED,     VMMEM_E_FILE_TOO_SHORT, VMMEM_E_NOT_SHAREABLE,
 	VMMEM_E_NOT_TRACKED,    VMMEM_E_SNAPSHOT_FORMAT, VMMEM_E_SNAPSHOT_VERSION,
 	VMMEM_E_SNAPSHOT_TRUNCATED, VMMEM_E_SNAPSHOT_CHECKSUM, VMMEM_E_SNAPSHOT_PARENT,
-	VMMEM_E_SNAPSHOT_PAGE_SIZE,
+	VMMEM_E_SNAPSHOT_PAGE_SIZE, VMMEM_E_IOTLB_MISS, VMMEM_E_IOTLB_DENIED,
 };
 /* The last code of error.h; the one below it is unused. */
-#define LAST_LIB_CODE VMMEM_E_SNAPSHOT_PAGE_SIZE
+#define LAST_LIB_CODE VMMEM_E_IOTLB_DENIED
 #define N_LIB_CODES (sizeof(lib_codes) / sizeof(lib_codes[0]))
 
 static const char unknown_text[] = "unknown error";

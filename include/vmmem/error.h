@@ -84,6 +84,10 @@ enum vmmem_error {
 	VMMEM_E_SNAPSHOT_PARENT = -10030,
 	/** A snapshot's page size is invalid, or unusable on this host (@since 1.1). */
 	VMMEM_E_SNAPSHOT_PAGE_SIZE = -10031,
+	/** An IOVA range is not (wholly) mapped by the IOTLB (@since 1.1). */
+	VMMEM_E_IOTLB_MISS = -10032,
+	/** An IOTLB entry does not allow the access asked for (@since 1.1). */
+	VMMEM_E_IOTLB_DENIED = -10033,
 };
 
 /**

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
+/*
+ * The epoch read-copy-update domain behind struct vmmem_atomic, for other core objects that
+ * publish immutable snapshots (the IOTLB's tables). One domain for the whole process: a
+ * guard taken on any atomic, or a section entered here, protects every snapshot at once,
+ * so an IOMMU access needs one read section for both the memory and the IOTLB.
+ */
+#ifndef VMM_ATOMIC_H
+#define VMM_ATOMIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <vmmem/atomic.h>
+
+#include "util.h"
+
+struct vmm_reader {
+	uint64_t active;         /* atomic: epoch of the outermost guard, 0 when quiescent */
+	uint32_t nest;           /* guards held beyond the outermost one (active != 0);
+				  * touched only by the owning thread */
+	int in_use;              /* atomic: claimed by a live thread */
+	struct vmm_reader *next; /* registry list; records are recycled, never freed */
+};
+
+/* The calling thread's record, NULL before its first guard. */
+extern __thread struct vmm_reader *vmm_reader_self __attribute__((tls_model("initial-exec")));
+/* Whether readers rely on the writers' membarrier (set once, before any writer runs). */
+extern bool vmm_rcu_membarrier;
+
+/* Is the calling thread inside a read section (any guard)? */
+static inline bool vmm_rcu_held(void)
+{
+	struct vmm_reader *r = vmm_reader_self;
+
+	return r && __atomic_load_n(&r->active, __ATOMIC_RELAXED) != 0;
+}
+
+/* Load a pointer published with vmm_rcu_publish(), inside a read section. */
+#define vmm_rcu_load(p) \
+	__atomic_load_n((p), vmm_rcu_membarrier ? __ATOMIC_ACQUIRE : __ATOMIC_SEQ_CST)
+
+/* Enter / leave a read section (they nest like guards). Enter fails only when this thread's
+ * first section finds no reader record (message set, -ENOMEM). */
+int vmm_rcu_enter(void);
+void vmm_rcu_exit(void);
+
+/* Make sure the domain is set up (writers call it before their first publish). */
+void vmm_rcu_init(void);
+
+/* A node that carries one retired object; allocated before the writer changes anything so
+ * that publishing never fails (NULL and a message on ENOMEM). Free an unused one with
+ * free(). */
+struct vmm_retired;
+struct vmm_retired *vmm_retired_node(void);
+
+/* Swap *slot to @obj (sequentially consistent, the writer's half of the protocol) and
+ * retire the old value: @release(old) runs once no read section that could hold it is
+ * left. Writers of one slot must be serialised by their caller. */
+void vmm_rcu_publish(void **slot, void *obj, struct vmm_retired *t, void (*release)(void *));
+
+/* Retire @obj (no longer reachable for new readers) with node @t. */
+void vmm_rcu_retire(void *obj, struct vmm_retired *t, void (*release)(void *));
+
+/* The memory an atomic currently publishes, inside a read section. */
+static inline const struct vmmem_memory *vmm_atomic_current(struct vmmem_atomic *a)
+{
+	/* The first member of struct vmmem_atomic (core/atomic.c) */
+	return vmm_rcu_load((const struct vmmem_memory **)a);
+}
+
+#endif /* VMM_ATOMIC_H */
