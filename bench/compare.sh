@@ -189,11 +189,17 @@ for c in "${selected[@]}"; do
 	read_slice_* | write_slice_*) add_refs+=("memcpy_${c##*_}") ;;
 	find_region_r32768) add_refs+=(find_region_r1) ;;
 	write_4k_dirty) add_refs+=(write_4k_untracked) ;;
+	iommu_*) add_refs+=("plain_${c#iommu_}") ;;
 	esac
 done
 # Companions: libvmmem-only cases measured in the same process as a host case, right after
 # it (see the Fairness note above). companion -> host.
 declare -A companion_host=([write_4k_untracked]=write_4k_dirty)
+# The untranslated twins of the IOMMU cases: same memory, same addresses, same process.
+for n in 1 64 4096; do
+	companion_host[plain_read_obj_u64_e$n]=iommu_read_obj_u64_e$n
+	companion_host[plain_read_slice_4k_e$n]=iommu_read_slice_4k_e$n
+done
 cases=()
 for c in "${ours_all[@]}"; do # keep the benchmark's own order
 	if has "$c" "${selected[@]}" || has "$c" "${add_refs[@]}"; then
@@ -329,6 +335,14 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 			    RO["write_4k_untracked", k] > 0)
 				dl = dl " " RO["write_4k_dirty", k] / RO["write_4k_untracked", k]
 		dirty_f = (dl != "") ? med(dl) : ""
+		# iommu_X / plain_X: one process per round as well.
+		for (c in LO) if (c ~ /^iommu_/) {
+			p = c; sub(/^iommu_/, "plain_", p); il = ""
+			for (k = 1; k <= rounds; k++)
+				if (((c, k) in RO) && ((p, k) in RO) && RO[p, k] > 0)
+					il = il " " RO[c, k] / RO[p, k]
+			if (il != "") IOMMU_F[c] = med(il)
+		}
 		n = split(order, C, " ")
 		printf "%-24s %12s %12s %7s %9s %9s  %s\n", "case", "vm-memory", "libvmmem", \
 			"ratio", "vm-memory", "libvmmem", "goal"
@@ -369,7 +383,11 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 				else goal = "<=1.10x write_4k_untracked: n/a"
 			} else if (c == "bitmap_scan_1g") {
 				if (r != "") goal = "<=1.00x vm-memory " ok(r <= 1.0)
-			} else if (c ~ /^memcpy_/ || c ~ /^raw_read_/ || c == "write_4k_untracked")
+			} else if (c ~ /^iommu_/) {
+				if (c in IOMMU_F)
+					goal = sprintf("<=1.50x untranslated: %.2fx %s", IOMMU_F[c], ok(IOMMU_F[c] <= 1.5))
+				else goal = "<=1.50x untranslated: n/a"
+			} else if (c ~ /^memcpy_/ || c ~ /^raw_read_/ || c ~ /^plain_/ || c == "write_4k_untracked")
 				goal = "(reference)"
 			printf "%-24s %12s %12s %7s %9s %9s  %s\n", c, fmt(a, "%.3f"), fmt(o, "%.3f"), \
 				fmt(r, "%.3f"), (c in AG) ? fmt(AG[c], "%.3f") : "-", \
@@ -424,6 +442,19 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 				if ("write_4k_dirty" in A) printf "  [vm-memory write_4k_dirty %.3f ns]", A["write_4k_dirty"]
 				printf "\n"
 			}
+		}
+		split("read_obj_u64 read_slice_4k", IOP, " ")
+		for (k = 1; k <= 2; k++) {
+			for (e = 1; e <= 4096; e *= 64) {
+				c = "iommu_" IOP[k] "_e" e
+				if (c in IOMMU_F)
+					printf "  %s / plain_%s_e%d (same process): %.2fx (goal <= 1.50) %s\n", \
+						c, IOP[k], e, IOMMU_F[c], ok(IOMMU_F[c] <= 1.5)
+			}
+			c64 = "iommu_" IOP[k] "_e64"; c4k = "iommu_" IOP[k] "_e4096"
+			if ((c64 in O) && (c4k in O) && O[c64] > 0)
+				printf "  %s / %s (flat from 64 to 4096 entries): %.2fx (goal <= 1.20) %s\n", \
+					c4k, c64, O[c4k] / O[c64], ok(O[c4k] / O[c64] <= 1.2)
 		}
 		if (("bitmap_scan_1g" in O) && ("bitmap_scan_1g" in A) && A["bitmap_scan_1g"] > 0) {
 			f = O["bitmap_scan_1g"] / A["bitmap_scan_1g"]

@@ -582,6 +582,117 @@ static void bench_rmem(const struct cfg *cfg, size_t r)
 	free(ranges);
 }
 
+/*
+ * iommu_read_obj_u64_eN / iommu_read_slice_4k_eN (libvmmem only; vm-memory 0.10 has no
+ * IOMMU): the guest of read_obj_u64_r1 (one 1 GiB region) seen through an IOTLB of N
+ * entries that split it into N equal chunks in shuffled IOVA order, 4 KiB apart (so none
+ * merge), read at
+ * the IOVAs of the very GPAs read_obj_u64_r1 / read_slice_4k read. Each is timed inside one
+ * read section (vmmem_iommu_acquire around the batch, as a queue worker takes one per burst).
+ * Companions plain_read_obj_u64_eN / plain_read_slice_4k_eN time the untranslated calls on
+ * the same memory and addresses in the same process, right after: the goal is their ratio.
+ */
+#define IOVA_BASE ((uint64_t)1 << 40)
+
+static void bench_iommu(const struct cfg *cfg, size_t entries)
+{
+	char n_obj[64], n_obj_plain[64], n_slice[64], n_slice_plain[64];
+	struct range *ranges = layout(1, PAGE);
+	struct guest g = guest_new(ranges, 1, false);
+	const size_t chunk = GIB / entries, slen = 4096;
+	uint64_t *gpas, *gslice, *iovas, *islice, *pos = xmalloc(entries * sizeof(*pos));
+	struct vmmem_atomic *a = NULL;
+	struct vmmem_iotlb *tlb = NULL;
+	struct vmmem_iommu *io = NULL;
+	struct rng rng = rng_new(0x10770 + entries);
+	uint8_t *buf = xcalloc(slen);
+	double ns;
+
+	snprintf(n_obj, sizeof(n_obj), "iommu_read_obj_u64_e%zu", entries);
+	snprintf(n_obj_plain, sizeof(n_obj_plain), "plain_read_obj_u64_e%zu", entries);
+	snprintf(n_slice, sizeof(n_slice), "iommu_read_slice_4k_e%zu", entries);
+	snprintf(n_slice_plain, sizeof(n_slice_plain), "plain_read_slice_4k_e%zu", entries);
+	prefault(g.mem);
+	CHECK(vmmem_atomic_new(&a, g.mem), "vmmem_atomic_new");
+	CHECK(vmmem_iotlb_new(&tlb, entries, VMMEM_IOTLB_REFUSE), "vmmem_iotlb_new");
+	CHECK(vmmem_iommu_new(&io, a, tlb), "vmmem_iommu_new");
+	/* GPA chunk k sits at IOVA slot pos[k], a random permutation (Fisher-Yates). */
+	for (size_t k = 0; k < entries; k++)
+		pos[k] = k;
+	for (size_t k = entries; k > 1; k--) {
+		size_t j = (size_t)rng_below(&rng, k), t = pos[k - 1];
+
+		pos[k - 1] = pos[j];
+		pos[j] = t;
+	}
+	for (size_t k = 0; k < entries; k++)
+		CHECK(vmmem_iotlb_update(tlb, IOVA_BASE + pos[k] * (chunk + PAGE), chunk, k * chunk,
+					 VMMEM_ACCESS_READ),
+		      "vmmem_iotlb_update");
+	if (vmmem_iotlb_count(tlb) != (ssize_t)entries)
+		die_rc("vmmem_iotlb_count", -EINVAL);
+	/* The addresses of read_obj_u64_r1 and read_slice_4k, and their IOVAs. */
+	gpas = rand_gpas(ranges, 1, 8, 8, 0x5eed + 1);
+	gslice = rand_gpas(ranges, 1, PAGE, slen, 0x51ce + (uint64_t)slen);
+	iovas = xmalloc(NADDR * sizeof(*iovas));
+	islice = xmalloc(NADDR * sizeof(*islice));
+	for (size_t k = 0; k < NADDR; k++) {
+		iovas[k] = IOVA_BASE + pos[gpas[k] / chunk] * (chunk + PAGE) + gpas[k] % chunk;
+		islice[k] = IOVA_BASE + pos[gslice[k] / chunk] * (chunk + PAGE) + gslice[k] % chunk;
+	}
+	if (wants(cfg, n_obj) || wants(cfg, n_obj_plain)) {
+		double plain;
+		const struct vmmem_memory *m;
+
+		MEASURE(cfg, plain, i, {
+			uint64_t v;
+
+			CHECK(vmmem_memory_read_obj(g.mem, gpas[i & AMASK], &v, sizeof(v)),
+			      "vmmem_memory_read_obj");
+			bb_u64(v);
+		});
+		m = vmmem_iommu_acquire(io);
+		MEASURE(cfg, ns, i, {
+			uint64_t v;
+
+			CHECK(vmmem_iommu_read_obj(io, iovas[i & AMASK], &v, sizeof(v)),
+			      "vmmem_iommu_read_obj");
+			bb_u64(v);
+		});
+		vmmem_iommu_release(io, m);
+		report(n_obj, ns, "iotlb");
+		report(n_obj_plain, plain, "plain");
+	}
+	if (wants(cfg, n_slice) || wants(cfg, n_slice_plain)) {
+		const struct vmmem_memory *m = vmmem_iommu_acquire(io);
+
+		MEASURE(cfg, ns, i, {
+			CHECK(vmmem_iommu_read_exact(io, islice[i & AMASK], buf, slen, NULL),
+			      "vmmem_iommu_read_exact");
+			bb_ptr(buf);
+		});
+		vmmem_iommu_release(io, m);
+		report_gbps(n_slice, ns, slen);
+		MEASURE(cfg, ns, i, {
+			CHECK(vmmem_memory_read_exact(g.mem, gslice[i & AMASK], buf, slen, NULL),
+			      "vmmem_memory_read_exact");
+			bb_ptr(buf);
+		});
+		report_gbps(n_slice_plain, ns, slen);
+	}
+	free(islice);
+	free(iovas);
+	free(gslice);
+	free(gpas);
+	free(buf);
+	free(pos);
+	vmmem_iommu_unref(io);
+	vmmem_iotlb_unref(tlb);
+	vmmem_atomic_unref(a);
+	guest_free(&g);
+	free(ranges);
+}
+
 /* read_cross_8k: two adjacent (no hole) 64 MiB regions; every read starts before the boundary
  * and ends after it, at an 8-byte-aligned GPA (cache-hot: measures the crossing overhead). */
 static void bench_cross(const struct cfg *cfg, size_t arg)
@@ -1014,6 +1125,15 @@ static const struct group GROUPS[] = {
 	  { "write_4k_dirty", "write_4k_untracked", "bitmap_scan_1g", "bitmap_scan_dirty_at_1g",
 	    NULL } },
 	{ bench_memcpy, 0, { "memcpy_4k", "memcpy_64k", "memcpy_1m", NULL } },
+	{ bench_iommu, 1,
+	  { "iommu_read_obj_u64_e1", "plain_read_obj_u64_e1", "iommu_read_slice_4k_e1",
+	    "plain_read_slice_4k_e1", NULL } },
+	{ bench_iommu, 64,
+	  { "iommu_read_obj_u64_e64", "plain_read_obj_u64_e64", "iommu_read_slice_4k_e64",
+	    "plain_read_slice_4k_e64", NULL } },
+	{ bench_iommu, 4096,
+	  { "iommu_read_obj_u64_e4096", "plain_read_obj_u64_e4096", "iommu_read_slice_4k_e4096",
+	    "plain_read_slice_4k_e4096", NULL } },
 };
 #define N_GROUPS (sizeof(GROUPS) / sizeof(GROUPS[0]))
 

@@ -23,6 +23,22 @@ struct vmm_reader {
 	struct vmm_reader *next; /* registry list; records are recycled, never freed */
 };
 
+/*
+ * A translation cached by the calling thread for the rest of its current read section (the
+ * IOTLB's per-thread hint, core/iotlb.h): @owner is the object it came from, NULL when none.
+ * Leaving the outermost section clears it, so a hint is only ever used inside the section
+ * that found it: a translation a reader may keep until its section ends anyway (RCU), and
+ * its owner cannot be freed and replaced at the same address before that.
+ */
+struct vmm_section_hint {
+	const void *owner;
+	uint64_t first; /* first key covered */
+	uint64_t last;  /* last key covered (inclusive) */
+	uint64_t value; /* what @first translates to */
+	unsigned int flags;
+};
+extern __thread struct vmm_section_hint vmm_section_hint __attribute__((tls_model("initial-exec")));
+
 /* The calling thread's record, NULL before its first guard. */
 extern __thread struct vmm_reader *vmm_reader_self __attribute__((tls_model("initial-exec")));
 /* Whether readers rely on the writers' membarrier (set once, before any writer runs). */

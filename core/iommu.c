@@ -19,8 +19,10 @@
 #include <vmmem/iommu.h>
 
 #include "atomic.h"
+#include "copy.h"
 #include "error.h"
 #include "iotlb.h"
+#include "memory.h"
 #include "util.h"
 
 /* A handler that keeps answering "resolved" without resolving gets this many calls. */
@@ -194,7 +196,7 @@ static inline int translate_one(struct vmmem_iommu *io, const struct section *s,
 	const struct vmm_iotlb_table *t = vmm_iotlb_table(io->tlb);
 	int rc;
 
-	if (likely(vmm_iotlb_one(t, iova, len, access, gpa))) {
+	if (likely(vmm_iotlb_one(io->tlb, t, iova, len, access, gpa))) {
 		*table = NULL;
 		return 0;
 	}
@@ -202,7 +204,7 @@ static inline int translate_one(struct vmmem_iommu *io, const struct section *s,
 	if (!t)
 		return rc;
 	*table = t;
-	if (vmm_iotlb_one(t, iova, len, access, gpa))
+	if (vmm_iotlb_one(io->tlb, t, iova, len, access, gpa))
 		*table = NULL;
 	return 0;
 }
@@ -315,37 +317,79 @@ int vmmem_iommu_write_exact(struct vmmem_iommu *io, uint64_t iova, const void *b
 	return exact(transfer(io, iova, (void *)buf, len, true), len, done, iova);
 }
 
-/* Objects: one piece is the rule, so the fast path is the plain object call on the GPA. */
-static int object(struct vmmem_iommu *io, uint64_t iova, void *obj, size_t size, bool write)
+/* Read an object at a translated GPA: the region lookup and the copy inline (what
+ * vmmem_memory_read_obj does), anything unusual (guarded region, crossing) through it. */
+static inline int read_obj_gpa(struct vmmem_iommu *io, uint64_t gpa, void *obj, size_t size)
 {
+	const struct vmmem_memory *m = vmm_atomic_current(io->mem);
+	const struct vmm_slot *s = vmm_lookup(m, gpa);
+
+	if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
+		vmm_copy(obj, s->host + (gpa - s->gpa), size);
+		return 0;
+	}
+	return vmmem_memory_read_obj(m, gpa, obj, size);
+}
+
+/*
+ * Objects whose translation is not the hint's: the indexed lookup inside the caller's
+ * section (the common case with many entries), else the general path (no section of the
+ * caller's, a miss or refusal, a piece boundary inside the object, bad arguments: the
+ * checks and messages of transfer()).
+ */
+static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_t iova,
+						 void *obj, size_t size, bool write)
+{
+	const unsigned int access = write ? VMMEM_ACCESS_WRITE : VMMEM_ACCESS_READ;
 	const struct vmm_iotlb_table *t = NULL;
 	struct section s;
 	uint64_t gpa;
 	int rc;
 
-	if (unlikely(!io || !obj || size == 0 || size > SSIZE_MAX || vmm_range_wraps(iova, size) ||
-		     !enabled(io) || vmm_rcu_held() == false))
+	if (!io || !obj || size == 0 || size > SSIZE_MAX || vmm_range_wraps(iova, size) ||
+	    !enabled(io))
 		return exact(transfer(io, iova, obj, size, write), size, NULL, iova);
-	s.owned = false;
-	rc = translate_one(io, &s, iova, size, write ? VMMEM_ACCESS_WRITE : VMMEM_ACCESS_READ,
-			   &gpa, &t);
-	if (unlikely(rc))
+	if (likely(size <= 8 && vmm_rcu_held()) &&
+	    vmm_iotlb_find(io->tlb, vmm_iotlb_table(io->tlb), iova, size, access, &gpa))
+		return write ? vmmem_memory_write_obj(vmm_atomic_current(io->mem), gpa, obj, size)
+			     : read_obj_gpa(io, gpa, obj, size);
+	rc = section_enter(&s);
+	if (rc)
 		return rc;
-	if (unlikely(t != NULL))
-		return exact(copy_pieces(vmm_atomic_current(io->mem), t, iova, obj, size, write),
-			     size, NULL, iova);
-	return write ? vmmem_memory_write_obj(vmm_atomic_current(io->mem), gpa, obj, size)
-		     : vmmem_memory_read_obj(vmm_atomic_current(io->mem), gpa, obj, size);
+	rc = translate_one(io, &s, iova, size, access, &gpa, &t);
+	if (rc == 0) {
+		const struct vmmem_memory *m = vmm_atomic_current(io->mem);
+
+		if (t)
+			rc = exact(copy_pieces(m, t, iova, obj, size, write), size, NULL, iova);
+		else
+			rc = write ? vmmem_memory_write_obj(m, gpa, obj, size)
+				   : vmmem_memory_read_obj(m, gpa, obj, size);
+	}
+	section_exit(&s);
+	return rc;
 }
 
+/* The hit path of a small object: a hint exists only inside the section that found it, so
+ * a hit needs no separate section check. Nothing here needs a stack frame. */
 int vmmem_iommu_read_obj(struct vmmem_iommu *io, uint64_t iova, void *obj, size_t size)
 {
-	return object(io, iova, obj, size, false);
+	uint64_t gpa;
+
+	if (likely(io && obj && size - 1 < 8) && likely(enabled(io)) &&
+	    likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_READ, &gpa)))
+		return read_obj_gpa(io, gpa, obj, size);
+	return object_slow(io, iova, obj, size, false);
 }
 
 int vmmem_iommu_write_obj(struct vmmem_iommu *io, uint64_t iova, const void *obj, size_t size)
 {
-	return object(io, iova, (void *)obj, size, true);
+	uint64_t gpa;
+
+	if (likely(io && obj && size - 1 < 8) && likely(enabled(io)) &&
+	    likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_WRITE, &gpa)))
+		return vmmem_memory_write_obj(vmm_atomic_current(io->mem), gpa, obj, size);
+	return object_slow(io, iova, (void *)obj, size, true);
 }
 
 /* ---- single values ------------------------------------------------------------------- */

@@ -14,13 +14,22 @@
 #include "error.h"
 #include "iotlb.h"
 
-__thread struct vmm_iotlb_hint vmm_iotlb_hint __attribute__((tls_model("initial-exec")));
-
 static uint64_t next_gen = 1; /* atomic */
+
+/* Buckets for up to @cap entries: a power of two near twice the count, at most 2^21. */
+static unsigned int bucket_bits(size_t cap)
+{
+	unsigned int k = 1;
+
+	while (k < 21 && ((size_t)1 << k) < 2 * cap)
+		k++;
+	return k;
+}
 
 static struct vmm_iotlb_table *table_new(size_t cap)
 {
-	struct vmm_iotlb_table *t = malloc(sizeof(*t) + cap * sizeof(t->e[0]));
+	size_t nb = ((size_t)1 << bucket_bits(cap)) + 2;
+	struct vmm_iotlb_table *t = malloc(sizeof(*t) + cap * sizeof(t->e[0]) + nb * sizeof(uint32_t));
 
 	if (!t) {
 		vmm_err(-ENOMEM, "iotlb: out of memory for a table of %zu entries", cap);
@@ -28,7 +37,33 @@ static struct vmm_iotlb_table *table_new(size_t cap)
 	}
 	t->gen = __atomic_fetch_add(&next_gen, 1, __ATOMIC_RELAXED);
 	t->count = 0;
+	t->bucket = (uint32_t *)&t->e[cap];
 	return t;
+}
+
+/* Build the bucket index of a finished table (entries sorted, count final). */
+static void table_index(struct vmm_iotlb_table *t)
+{
+	unsigned int k = bucket_bits(t->count);
+	uint64_t nb;
+	size_t i = 0;
+
+	if (t->count == 0)
+		return;
+	t->base = t->e[0].iova;
+	t->span = t->e[t->count - 1].last - t->base;
+	/* The smallest shift that fits the span in 2^k buckets. */
+	t->shift = 0;
+	while (t->shift < 63 && (t->span >> t->shift) >= ((uint64_t)1 << k))
+		t->shift++;
+	nb = (t->span >> t->shift) + 1;
+	for (uint64_t b = 0; b <= nb; b++) { /* bucket[nb]: the sentinel past the last */
+		uint64_t start = b < nb ? t->base + (b << t->shift) : UINT64_MAX;
+
+		while (i < t->count - 1 && t->e[i].last < start)
+			i++;
+		t->bucket[b] = (uint32_t)i;
+	}
 }
 
 static void table_free(void *t)
@@ -36,28 +71,19 @@ static void table_free(void *t)
 	free(t);
 }
 
-/* ---- lookups (the data path) --------------------------------------------------------- */
-
-/* Index of the first entry whose last byte is at or after @iova (count if none). */
-static size_t first_reaching(const struct vmm_iotlb_table *t, uint64_t iova)
+/* A thread sees its own changes at once: its hint may describe what it just replaced. */
+static void drop_own_hint(const struct vmmem_iotlb *tlb)
 {
-	size_t lo = 0, hi = t->count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->e[mid].last < iova)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	if (vmm_section_hint.owner == tlb)
+		vmm_section_hint.owner = NULL;
 }
 
-bool vmm_iotlb_find(const struct vmm_iotlb_table *t, uint64_t iova, uint64_t len,
-		    unsigned int access, uint64_t *gpa)
+/* ---- lookups (the data path) --------------------------------------------------------- */
+
+bool vmm_iotlb_find(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
+		    uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa)
 {
-	size_t i = first_reaching(t, iova);
+	size_t i = vmm_iotlb_first_reaching(t, iova);
 	const struct vmm_iotlb_entry *e;
 
 	if (i == t->count)
@@ -65,9 +91,9 @@ bool vmm_iotlb_find(const struct vmm_iotlb_table *t, uint64_t iova, uint64_t len
 	e = &t->e[i];
 	if (iova < e->iova)
 		return false;
-	vmm_iotlb_hint = (struct vmm_iotlb_hint){
-		.gen = t->gen, .iova = e->iova, .last = e->last, .gpa = e->gpa,
-		.perm = VMM_IOTLB_PERM(e),
+	vmm_section_hint = (struct vmm_section_hint){
+		.owner = tlb, .first = e->iova, .last = e->last, .value = e->gpa,
+		.flags = VMM_IOTLB_PERM(e),
 	};
 	if (len - 1 > e->last - iova || (VMM_IOTLB_PERM(e) & access) != access)
 		return false;
@@ -91,7 +117,7 @@ int vmm_iotlb_walk(const struct vmm_iotlb_table *t, uint64_t iova, uint64_t len,
 {
 	const uint64_t last = iova + (len - 1);
 	struct vmmem_iotlb_range cur = { 0 };
-	size_t i = first_reaching(t, iova), n = 0;
+	size_t i = vmm_iotlb_first_reaching(t, iova), n = 0;
 	uint64_t pos = iova;
 
 	*count = 0;
@@ -339,8 +365,10 @@ int vmmem_iotlb_update(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size, ui
 		}
 		evict_oldest(t, tlb->max, at);
 	}
+	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
 	pthread_mutex_unlock(&tlb->writer);
+	drop_own_hint(tlb);
 	return 0;
 }
 
@@ -375,8 +403,10 @@ int vmmem_iotlb_invalidate(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size
 	/* Splitting an entry may pass the limit: a cache may always forget, so the oldest
 	 * go, whatever the policy (refusing would keep a translation the IOMMU revoked). */
 	evict_oldest(t, tlb->max, SIZE_MAX);
+	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
 	pthread_mutex_unlock(&tlb->writer);
+	drop_own_hint(tlb);
 	return (int)(touched > INT32_MAX ? INT32_MAX : touched);
 }
 
@@ -397,8 +427,10 @@ int vmmem_iotlb_invalidate_all(struct vmmem_iotlb *tlb)
 	}
 	pthread_mutex_lock(&tlb->writer);
 	dropped = tlb->table->count;
+	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
 	pthread_mutex_unlock(&tlb->writer);
+	drop_own_hint(tlb);
 	return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);
 }
 

@@ -23,11 +23,45 @@ struct vmm_iotlb_entry {
 
 #define VMM_IOTLB_PERM(e) ((unsigned int)((e)->meta & 3))
 
+/*
+ * Entries sorted by IOVA, plus a bucket index like the memory's (core/memory.h): the span
+ * [e[0].iova, e[count - 1].last] is cut into 2^k equal buckets (about two per entry), and
+ * bucket[b] is the first entry whose last IOVA reaches bucket b. A lookup reads one bucket
+ * and usually resolves among one or two entries, so it costs the same at 64 and at 4096
+ * entries for layouts as a vIOMMU makes them; a crowded bucket is searched by halving.
+ */
 struct vmm_iotlb_table {
-	uint64_t gen; /* unique in the process, never 0: a hint's key */
+	uint64_t gen;      /* unique in the process, never 0 */
 	size_t count;
+	uint64_t base;     /* e[0].iova */
+	uint64_t span;     /* e[count - 1].last - base */
+	uint32_t shift;    /* log2 of the bucket size */
+	uint32_t *bucket;  /* (span >> shift) + 2 entries, after e[] in the same block */
 	struct vmm_iotlb_entry e[];
 };
+
+/* Index of the first entry whose last IOVA is at or after @iova (count if none). */
+static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, uint64_t iova)
+{
+	uint64_t off = iova - t->base;
+	size_t lo, n;
+
+	if (unlikely(t->count == 0) || off > t->span)
+		return iova < t->base && t->count ? 0 : t->count;
+	lo = t->bucket[off >> t->shift];
+	n = t->bucket[(off >> t->shift) + 1] - lo + 1; /* candidates lo ..= next bucket's */
+	while (n > 1) { /* first with last >= iova among them */
+		size_t half = n / 2;
+
+		if (t->e[lo + half - 1].last < iova) {
+			lo += half;
+			n -= half;
+		} else {
+			n = half;
+		}
+	}
+	return lo;
+}
 
 struct vmmem_iotlb {
 	struct vmm_iotlb_table *table; /* published with vmm_rcu_publish; never NULL */
@@ -39,16 +73,11 @@ struct vmmem_iotlb {
 	struct vmm_retired *last_node; /* retires the object at the last unref: no allocation */
 };
 
-/* The entry this thread translated through last, keyed by its table's generation: tables
- * never change and generations are never reused, so a hint is either exact or ignored. */
-struct vmm_iotlb_hint {
-	uint64_t gen;
-	uint64_t iova;
-	uint64_t last;
-	uint64_t gpa;
-	unsigned int perm;
-};
-extern __thread struct vmm_iotlb_hint vmm_iotlb_hint __attribute__((tls_model("initial-exec")));
+/* The entry this thread translated through last is its section hint (core/atomic.h):
+ * owner = the IOTLB, first/last = the entry's IOVAs, value = its GPA, flags = permission.
+ * Found in the section it is used in; a change made by this thread drops it, changes made by
+ * others are seen at the next section (a reader may use a translation until its section
+ * ends: invalidate, then vmmem_atomic_synchronize, before acknowledging). */
 
 /* The current table, inside a read section. */
 static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_iotlb *tlb)
@@ -56,22 +85,30 @@ static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_i
 	return vmm_rcu_load(&tlb->table);
 }
 
-/* Translate [iova, iova + len) (len >= 1, no wrap) when one entry holds it all and allows
- * @access: the per-thread hint first, then a binary search that refreshes the hint. */
-bool vmm_iotlb_find(const struct vmm_iotlb_table *t, uint64_t iova, uint64_t len,
-		    unsigned int access, uint64_t *gpa);
+/* Translate [iova, iova + len) (len >= 1, no wrap) when one entry of @t holds it all and
+ * allows @access, by binary search; refreshes the hint. Inside a section. */
+bool vmm_iotlb_find(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
+		    uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa);
 
-static inline bool vmm_iotlb_one(const struct vmm_iotlb_table *t, uint64_t iova, uint64_t len,
-				 unsigned int access, uint64_t *gpa)
+/* The hint alone: does it translate [iova, iova + len) (len >= 1) for @access? */
+static inline bool vmm_iotlb_hint_hit(const struct vmmem_iotlb *tlb, uint64_t iova, uint64_t len,
+				      unsigned int access, uint64_t *gpa)
 {
-	const struct vmm_iotlb_hint *h = &vmm_iotlb_hint;
+	const struct vmm_section_hint *h = &vmm_section_hint;
 
-	if (likely(h->gen == t->gen) && iova - h->iova <= h->last - h->iova &&
-	    len - 1 <= h->last - iova && (h->perm & access) == access) {
-		*gpa = h->gpa + (iova - h->iova);
+	if (likely(h->owner == tlb) && iova - h->first <= h->last - h->first &&
+	    len - 1 <= h->last - iova && (h->flags & access) == access) {
+		*gpa = h->value + (iova - h->first);
 		return true;
 	}
-	return vmm_iotlb_find(t, iova, len, access, gpa);
+	return false;
+}
+
+static inline bool vmm_iotlb_one(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
+				 uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa)
+{
+	return vmm_iotlb_hint_hit(tlb, iova, len, access, gpa) ||
+	       vmm_iotlb_find(tlb, t, iova, len, access, gpa);
 }
 
 /* Translate [iova, iova + len) (len >= 1, no wrap) into pieces, merging entries that
