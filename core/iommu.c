@@ -745,6 +745,49 @@ static ssize_t fd_transfer(struct vmmem_iommu *io, uint64_t iova, int fd, size_t
 	return f.error < 0 ? f.error : (ssize_t)f.done;
 }
 
+/* The exact variants: the range is translated (and checked) once by the first call; the
+ * loop goes on from the exact IOVA and file offset reached. */
+static int fd_exact(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len, off_t offset,
+		    size_t *done, bool to_guest)
+{
+	size_t got = 0;
+	int rc = 0;
+
+	if (done)
+		*done = 0;
+	while (got < len) {
+		ssize_t r = fd_transfer(io, iova + got, fd, len - got,
+					offset < 0 ? -1 : offset + (off_t)got, to_guest);
+
+		if (r < 0) {
+			rc = (int)r;
+			break;
+		}
+		if (r == 0) {
+			rc = vmm_err(VMMEM_E_PARTIAL, "iommu: %s stopped after %zu of %zu bytes at iova "
+				     "0x%" PRIx64, to_guest ? "read from fd" : "write to fd", got,
+				     len, iova);
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (done)
+		*done = got;
+	return rc;
+}
+
+int vmmem_iommu_read_exact_from_fd(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len,
+				   off_t offset, size_t *done)
+{
+	return fd_exact(io, iova, fd, len, offset, done, true);
+}
+
+int vmmem_iommu_write_all_to_fd(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len,
+				off_t offset, size_t *done)
+{
+	return fd_exact(io, iova, fd, len, offset, done, false);
+}
+
 ssize_t vmmem_iommu_read_from_fd(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len,
 				 off_t offset)
 {

@@ -621,6 +621,22 @@ START_TEST(test_iommu_fd_io)
 	ck_assert_int_eq(vmmem_iommu_write_to_fd(NULL, 0x800000, fd, 0x10, 0), -EINVAL);
 	ck_assert_int_eq(vmmem_iommu_write_to_fd(fx.io, UINT64_MAX, fd, 0x10, 0), -EOVERFLOW);
 	ck_assert_int_eq(vmmem_iommu_write_to_fd(fx.io, 0x800000, fd, 0, 0), 0);
+	/* Exact variants: all of it, end of file, a miss before any byte. */
+	size_t done = 9;
+
+	ck_assert_int_eq(vmmem_iommu_read_exact_from_fd(fx.io, 0x800000, fd, 0x200, 0, &done), 0);
+	ck_assert_uint_eq(done, 0x200);
+	ck_assert_int_eq(vmmem_iommu_write_all_to_fd(fx.io, 0x800000, fd, 0x200, 0x400, &done), 0);
+	ck_assert_uint_eq(done, 0x200);
+	ck_assert_int_eq(pread(fd, back, sizeof(back), 0x400), (ssize_t)sizeof(back));
+	ck_assert_mem_eq(back, data, sizeof(data));
+	ck_assert_int_eq(vmmem_iommu_read_exact_from_fd(fx.io, 0x800000, fd, 0x200, 0xf00, &done),
+			 VMMEM_E_PARTIAL);
+	ck_assert_uint_eq(done, 0x100);
+	ck_assert_int_eq(vmmem_iommu_write_all_to_fd(fx.io, 0x800100, fd, 0x200, 0, &done),
+			 VMMEM_E_IOTLB_MISS);
+	ck_assert_uint_eq(done, 0);
+	ck_assert_int_eq(vmmem_iommu_read_exact_from_fd(NULL, 0, fd, 1, 0, NULL), -EINVAL);
 	close(fd);
 }
 END_TEST

@@ -497,6 +497,31 @@ VMMEM_EXPORT ssize_t vmmem_iommu_read_from_fd(struct vmmem_iommu *io, uint64_t i
 VMMEM_EXPORT ssize_t vmmem_iommu_write_to_fd(struct vmmem_iommu *io, uint64_t iova, int fd,
 					     size_t len, off_t offset);
 
+/**
+ * @brief Read exactly @p len bytes from @p fd into guest memory at IOVA @p iova (needs
+ *        WRITE), looping over short reads from where the previous one stopped.
+ * @param[out] done bytes read, also on failure; may be NULL.
+ * @return 0, ::VMMEM_E_PARTIAL (end of file or a guest-physical hole after *done bytes), or
+ *         the errors of vmmem_iommu_read_from_fd() (a translation failure moves no byte).
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_iommu_read_exact_from_fd(struct vmmem_iommu *io, uint64_t iova, int fd,
+						size_t len, off_t offset, size_t *done);
+
+/**
+ * @brief Write exactly @p len bytes of guest memory at IOVA @p iova (needs READ) to @p fd.
+ * @param[out] done bytes written, also on failure; may be NULL.
+ * @return 0, ::VMMEM_E_PARTIAL (a guest-physical hole after *done bytes), or the errors of
+ *         vmmem_iommu_write_to_fd().
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_iommu_write_all_to_fd(struct vmmem_iommu *io, uint64_t iova, int fd,
+					     size_t len, off_t offset, size_t *done);
+
 VMMEM_END_DECLS
 
 #endif /* VMMEM_IOMMU_H */
