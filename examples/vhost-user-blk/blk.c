@@ -138,6 +138,8 @@ static int for_each_piece(const struct vring_chain *c, bool writable, uint64_t s
 
 struct xfer {
 	const struct vmmem_memory *m;
+	struct vmmem_iommu *io; /* every guest access: translates IOVAs or passes GPAs */
+	bool log_checked;       /* --check-log applies (GPAs: the IOMMU is off) */
 	int fd;
 	uint64_t file_off; /* image offset of data byte 0 */
 	uint8_t *buf;      /* host buffer for header / id copies */
@@ -147,7 +149,7 @@ static int piece_read_header(void *ctx, uint64_t gpa, size_t len, uint64_t data_
 {
 	struct xfer *x = ctx;
 
-	return vmmem_memory_read_exact(x->m, gpa, x->buf + data_off, len, NULL);
+	return vmmem_iommu_read_exact(x->io, gpa, x->buf + data_off, len, NULL);
 }
 
 static int piece_write_id(void *ctx, uint64_t gpa, size_t len, uint64_t data_off)
@@ -155,9 +157,10 @@ static int piece_write_id(void *ctx, uint64_t gpa, size_t len, uint64_t data_off
 	struct xfer *x = ctx;
 	int rc;
 
-	logcheck_arm(x->m, gpa, len);
-	rc = vmmem_memory_write_exact(x->m, gpa, x->buf + data_off, len, NULL);
-	if (rc == 0)
+	if (x->log_checked)
+		logcheck_arm(x->m, gpa, len);
+	rc = vmmem_iommu_write_exact(x->io, gpa, x->buf + data_off, len, NULL);
+	if (rc == 0 && x->log_checked)
 		logcheck_write(x->m, gpa, len);
 	return rc;
 }
@@ -169,11 +172,12 @@ static int piece_disk_to_guest(void *ctx, uint64_t gpa, size_t len, uint64_t dat
 	size_t done = 0;
 	int rc;
 
-	logcheck_arm(x->m, gpa, len);
-	rc = vmmem_memory_read_exact_from_fd(x->m, gpa, x->fd, len, (off_t)(x->file_off + data_off),
-					     &done);
-
-	logcheck_write(x->m, gpa, done); /* what was written, also when it stopped short */
+	if (x->log_checked)
+		logcheck_arm(x->m, gpa, len);
+	rc = vmmem_iommu_read_exact_from_fd(x->io, gpa, x->fd, len, (off_t)(x->file_off + data_off),
+					    &done);
+	if (x->log_checked)
+		logcheck_write(x->m, gpa, done); /* what was written, also when it stopped short */
 	if (rc)
 		vub_log("read of %zu bytes at image offset 0x%" PRIx64 " into GPA 0x%" PRIx64
 			" failed after %zu: %s",
@@ -186,8 +190,8 @@ static int piece_guest_to_disk(void *ctx, uint64_t gpa, size_t len, uint64_t dat
 {
 	struct xfer *x = ctx;
 	size_t done = 0;
-	int rc = vmmem_memory_write_all_to_fd(x->m, gpa, x->fd, len,
-					      (off_t)(x->file_off + data_off), &done);
+	int rc = vmmem_iommu_write_all_to_fd(x->io, gpa, x->fd, len,
+					     (off_t)(x->file_off + data_off), &done);
 
 	if (rc)
 		vub_log("write of %zu bytes from GPA 0x%" PRIx64 " at image offset 0x%" PRIx64
@@ -206,11 +210,12 @@ static bool sectors_ok(const struct blk_dev *b, uint64_t sector, uint64_t bytes)
 }
 
 static uint8_t do_request(struct blk_dev *b, const struct vmmem_memory *m,
-			  const struct vring_chain *c, uint64_t readable, uint64_t wdata,
-			  uint64_t *written)
+			  struct vmmem_iommu *io, const struct vring_chain *c, uint64_t readable,
+			  uint64_t wdata, uint64_t *written)
 {
 	struct virtio_blk_outhdr hdr;
-	struct xfer x = { .m = m, .fd = b->fd, .buf = (uint8_t *)&hdr };
+	struct xfer x = { .m = m, .io = io, .log_checked = vmmem_iommu_enabled(io) == 0,
+			  .fd = b->fd, .buf = (uint8_t *)&hdr };
 	uint32_t type;
 	uint64_t sector;
 
@@ -280,7 +285,7 @@ static uint8_t do_request(struct blk_dev *b, const struct vmmem_memory *m,
 	}
 }
 
-int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
+int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m, struct vmmem_iommu *io,
 			 const struct vring_chain *c)
 {
 	struct blk_dev *b = opaque;
@@ -288,6 +293,7 @@ int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
 	uint64_t readable = 0, writable = 0, written = 0, status_gpa;
 	bool seen_writable = false, layout_ok = true;
 	uint8_t status;
+	int rc;
 
 	/* The status byte is the last byte of the last (device-writable) buffer. Without one
 	 * the request cannot be failed, only handed back unused. */
@@ -300,20 +306,29 @@ int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
 		return -1;
 	}
 	status_gpa = last->gpa + (last->len - 1);
-	if (!vmmem_memory_check_range(m, status_gpa, 1)) {
-		vub_log("request %u: status byte at GPA 0x%" PRIx64 " is outside guest memory; "
+	/* Under the IOMMU every buffer is translated before any I/O: a miss (sent to the
+	 * front-end by the miss handler) hands the chain back untouched, to be redone. */
+	rc = vmmem_iommu_check_range(io, status_gpa, 1, VMMEM_ACCESS_WRITE);
+	if (rc == VMMEM_E_IOTLB_MISS)
+		return VRING_RETRY;
+	if (rc) {
+		vub_log("request %u: status byte at address 0x%" PRIx64 " cannot be written (%s); "
 			"returned unused",
-			c->head, status_gpa);
+			c->head, status_gpa, vmmem_errormsg());
 		return -1;
 	}
 	/* Readable buffers first, then writable ones; all inside guest memory. */
 	for (unsigned int i = 0; i < c->nsegs; i++) {
 		const struct vring_seg *s = &c->segs[i];
 
-		if (!vmmem_memory_check_range(m, s->gpa, s->len)) {
-			vub_log("request %u: buffer GPA 0x%" PRIx64 " length 0x%" PRIx32
-				" is outside guest memory",
-				c->head, s->gpa, s->len);
+		rc = vmmem_iommu_check_range(io, s->gpa, s->len,
+					     s->writable ? VMMEM_ACCESS_WRITE : VMMEM_ACCESS_READ);
+		if (rc == VMMEM_E_IOTLB_MISS)
+			return VRING_RETRY;
+		if (rc) {
+			vub_log("request %u: buffer at 0x%" PRIx64 " length 0x%" PRIx32
+				" is outside guest memory: %s",
+				c->head, s->gpa, s->len, vmmem_errormsg());
 			layout_ok = false;
 			break;
 		}
@@ -329,13 +344,15 @@ int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
 			readable += s->len;
 		}
 	}
-	status = layout_ok ? do_request(b, m, c, readable, writable - 1, &written)
+	status = layout_ok ? do_request(b, m, io, c, readable, writable - 1, &written)
 			   : (uint8_t)VIRTIO_BLK_S_IOERR;
-	logcheck_arm(m, status_gpa, 1);
-	if (vmmem_memory_write_obj(m, status_gpa, &status, 1)) {
+	if (!vmmem_iommu_enabled(io))
+		logcheck_arm(m, status_gpa, 1);
+	if (vmmem_iommu_write_obj(io, status_gpa, &status, 1)) {
 		vub_log("request %u: status byte unwritable: %s", c->head, vmmem_errormsg());
 		return -1;
 	}
-	logcheck_write(m, status_gpa, 1);
+	if (!vmmem_iommu_enabled(io))
+		logcheck_write(m, status_gpa, 1);
 	return (int64_t)(written + 1);
 }

@@ -48,7 +48,7 @@ void blk_read_config(const struct blk_dev *b, uint16_t num_queues, uint32_t offs
 		     uint8_t *out, uint32_t size);
 
 /* vring_handler_fn for virtio-blk (opaque is the struct blk_dev). */
-int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m,
+int64_t blk_handle_chain(void *opaque, const struct vmmem_memory *m, struct vmmem_iommu *io,
 			 const struct vring_chain *chain);
 
 #endif /* VUB_BLK_H */

@@ -32,6 +32,8 @@ struct guest_mem {
 	uint32_t import_flags;
 	struct vmmem_vhost_log *vlog; /* last SET_LOG_BASE, or NULL */
 	bool logging;                 /* VHOST_F_LOG_ALL negotiated */
+	struct vmmem_iotlb *tlb;      /* the device IOTLB (VHOST_USER_IOTLB_MSG) */
+	struct vmmem_iommu *io;       /* the memory through it; off until IOMMU_PLATFORM */
 };
 
 int gm_new(struct guest_mem **out, unsigned int max_slots, uint64_t max_size,
@@ -45,7 +47,9 @@ int gm_new(struct guest_mem **out, unsigned int max_slots, uint64_t max_size,
 		goto nomem;
 	gm->slots = calloc(max_slots, sizeof(*gm->slots));
 	if (!gm->slots || vmmem_memory_new_empty(&empty) ||
-	    vmmem_atomic_new(&gm->atomic, empty))
+	    vmmem_atomic_new(&gm->atomic, empty) ||
+	    vmmem_iotlb_new(&gm->tlb, GM_IOTLB_ENTRIES, VMMEM_IOTLB_EVICT_OLDEST) ||
+	    vmmem_iommu_new(&gm->io, gm->atomic, gm->tlb) || vmmem_iommu_set_enabled(gm->io, 0))
 		goto nomem;
 	vmmem_memory_unref(empty); /* the atomic has its own reference */
 	gm->max_slots = max_slots;
@@ -56,8 +60,12 @@ int gm_new(struct guest_mem **out, unsigned int max_slots, uint64_t max_size,
 nomem:
 	vub_log("out of memory for the guest memory");
 	vmmem_memory_unref(empty);
-	if (gm)
+	if (gm) {
+		vmmem_iommu_unref(gm->io);
+		vmmem_iotlb_unref(gm->tlb);
+		vmmem_atomic_unref(gm->atomic);
 		free(gm->slots);
+	}
 	free(gm);
 	return -1;
 }
@@ -73,6 +81,8 @@ void gm_free(struct guest_mem *gm)
 	if (!gm)
 		return;
 	/* The memories hold their own references on regions and log. */
+	vmmem_iommu_unref(gm->io);
+	vmmem_iotlb_unref(gm->tlb);
 	vmmem_atomic_unref(gm->atomic);
 	drop_slots(gm->slots, gm->count);
 	vmmem_vhost_log_unref(gm->vlog);
@@ -405,4 +415,60 @@ void gm_release(struct guest_mem *gm, const struct vmmem_memory *m)
 {
 	if (m)
 		vmmem_atomic_release(gm->atomic, m);
+}
+
+/* ---- the device IOTLB ---- */
+
+struct vmmem_iommu *gm_iommu(const struct guest_mem *gm)
+{
+	return gm->io;
+}
+
+int gm_set_iommu(struct guest_mem *gm, bool on)
+{
+	if (vmmem_iommu_enabled(gm->io) == (int)on)
+		return 0;
+	/* A fresh start either way: no entry of an earlier negotiation survives. */
+	if (vmmem_iotlb_invalidate_all(gm->tlb) < 0 || vmmem_iommu_set_enabled(gm->io, on)) {
+		vub_log("cannot switch the IOMMU %s: %s", on ? "on" : "off", vmmem_errormsg());
+		return -1;
+	}
+	vub_log("IOMMU %s (VIRTIO_F_IOMMU_PLATFORM %s)", on ? "on" : "off",
+		on ? "negotiated" : "not negotiated");
+	return wait_readers(gm);
+}
+
+int gm_iotlb_update(struct guest_mem *gm, uint64_t iova, uint64_t size, uint64_t qva,
+		    unsigned int perm)
+{
+	uint64_t gpa;
+
+	/* The message carries the front-end's address: its memory table gives the GPA, which
+	 * is what libvmmem's IOTLB maps to (and what the dirty log is indexed by). */
+	if (size == 0 || gm_qva_to_gpa(gm, qva, size, &gpa)) {
+		vub_log("IOTLB update iova 0x%" PRIx64 " size 0x%" PRIx64 " user address 0x%" PRIx64
+			": not inside one memory region",
+			iova, size, qva);
+		return -1;
+	}
+	if (vmmem_iotlb_update(gm->tlb, iova, size, gpa, perm)) {
+		vub_log("IOTLB update iova 0x%" PRIx64 " size 0x%" PRIx64 ": %s", iova, size,
+			vmmem_errormsg());
+		return -1;
+	}
+	return 0;
+}
+
+int gm_iotlb_invalidate(struct guest_mem *gm, uint64_t iova, uint64_t size)
+{
+	int n = vmmem_iotlb_invalidate(gm->tlb, iova, size);
+
+	if (n < 0) {
+		vub_log("IOTLB invalidate iova 0x%" PRIx64 " size 0x%" PRIx64 ": %s", iova, size,
+			vmmem_errormsg());
+		return -1;
+	}
+	/* A batch that translated before may still be using the old mapping: the reply
+	 * promises it is no longer used. */
+	return n ? wait_readers(gm) : 0;
 }

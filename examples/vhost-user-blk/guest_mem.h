@@ -55,6 +55,21 @@ int gm_set_log(struct guest_mem *gm, struct vmmem_vhost_log *vlog);
  * (or none is). */
 int gm_set_logging(struct guest_mem *gm, bool on);
 
+/* The device IOTLB (vhost-user IOTLB messages). Entries hold at most this many mappings;
+ * the oldest go first (QEMU answers each miss with one page). */
+#define GM_IOTLB_ENTRIES 4096u
+/* The memory seen through the IOTLB; translation is off (IOVA = GPA) until the driver
+ * negotiates VIRTIO_F_IOMMU_PLATFORM. Every ring and buffer access goes through it. */
+struct vmmem_iommu *gm_iommu(const struct guest_mem *gm);
+/* Translation on or off (SET_FEATURES); the IOTLB starts empty; waits for the batches. */
+int gm_set_iommu(struct guest_mem *gm, bool on);
+/* IOTLB UPDATE: [iova, iova + size) maps to the front-end user addresses [qva, ...), which
+ * must lie in one region; perm is the message's (1 read, 2 write, 3 both). */
+int gm_iotlb_update(struct guest_mem *gm, uint64_t iova, uint64_t size, uint64_t qva,
+		    unsigned int perm);
+/* IOTLB INVALIDATE; returns once no batch still uses the removed translations. */
+int gm_iotlb_invalidate(struct guest_mem *gm, uint64_t iova, uint64_t size);
+
 /* Queue thread: a guard on the current memory, or NULL when it has no region (none yet, or
  * the last one was removed). Pair with gm_release() on the same thread. */
 const struct vmmem_memory *gm_acquire(struct guest_mem *gm);

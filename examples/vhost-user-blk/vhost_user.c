@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "guest_mem.h"
@@ -40,6 +42,8 @@ enum vu_request {
 	VU_SET_PROTOCOL_FEATURES = 16,
 	VU_GET_QUEUE_NUM = 17,
 	VU_SET_VRING_ENABLE = 18,
+	VU_SET_BACKEND_REQ_FD = 21,
+	VU_IOTLB_MSG = 22,
 	VU_GET_CONFIG = 24,
 	VU_SET_CONFIG = 25,
 	VU_GET_MAX_MEM_SLOTS = 36,
@@ -74,10 +78,12 @@ enum vu_request {
 #define VIRTIO_RING_F_INDIRECT_DESC 28
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_IOMMU_PLATFORM 33
 
 #define VU_PROTOCOL_F_MQ 0
 #define VU_PROTOCOL_F_LOG_SHMFD 1
 #define VU_PROTOCOL_F_REPLY_ACK 3
+#define VU_PROTOCOL_F_BACKEND_REQ 5
 #define VU_PROTOCOL_F_CONFIG 9
 #define VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS 15
 
@@ -110,6 +116,22 @@ struct vu_log_desc {
 	uint64_t mmap_offset;
 };
 
+/* struct vhost_iotlb_msg: the payload of IOTLB_MSG, both directions (host order). */
+struct vu_iotlb_msg {
+	uint64_t iova;
+	uint64_t size;
+	uint64_t uaddr;
+	uint8_t perm; /* 1 read, 2 write, 3 both */
+	uint8_t type; /* VU_IOTLB_* */
+	uint8_t padding[6];
+};
+
+#define VU_IOTLB_MISS 1
+#define VU_IOTLB_UPDATE 2
+#define VU_IOTLB_INVALIDATE 3
+#define VU_IOTLB_ACCESS_FAIL 4
+#define VU_BACKEND_IOTLB_MSG 1 /* back-end -> front-end request on the backend channel */
+
 struct vu_config_hdr {
 	uint32_t offset;
 	uint32_t size;
@@ -118,6 +140,7 @@ struct vu_config_hdr {
 
 _Static_assert(sizeof(struct vu_header) == 12, "vhost-user header is 12 bytes");
 _Static_assert(sizeof(struct vu_vring_addr) == 40, "vring address payload is 40 bytes");
+_Static_assert(sizeof(struct vu_iotlb_msg) == 32, "IOTLB message payload is 32 bytes");
 _Static_assert(sizeof(struct vmmem_vhost_region) == 32, "region descriptor is 32 bytes");
 
 struct vu_msg {
@@ -167,6 +190,8 @@ static const struct vu_rule *rule_of(uint32_t request)
 		[VU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", 8, 0 },
 		[VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", 0, 0 },
 		[VU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", 8, 0 },
+		[VU_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", -1, 1 },
+		[VU_IOTLB_MSG] = { "IOTLB_MSG", 32, 0 },
 		[VU_GET_CONFIG] = { "GET_CONFIG", -1, 0 },
 		[VU_SET_CONFIG] = { "SET_CONFIG", -1, 0 },
 		[VU_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", 0, 0 },
@@ -180,6 +205,23 @@ static const struct vu_rule *rule_of(uint32_t request)
 }
 
 /* ---- the connection ---- */
+
+/*
+ * The backend channel (SET_BACKEND_REQ_FD): the queue thread sends IOTLB misses on it from
+ * the miss handler, the control thread replaces it. A miss is sent without NEED_REPLY and
+ * never waited for: QEMU answers with an UPDATE on the main socket, whose handler wakes the
+ * queue thread to retry. Waiting here, inside the batch's guard, could deadlock with an
+ * INVALIDATE that waits for the batch.
+ */
+struct backend_chan {
+	pthread_mutex_t lock;
+	int fd;              /* -1 until SET_BACKEND_REQ_FD */
+	uint64_t last_iova;  /* the last miss sent, and the IOTLB generation it was sent in: */
+	uint64_t last_gen;   /* the same miss again before any change is not resent */
+	unsigned int last_access;
+	struct vmmem_iotlb *tlb;
+	unsigned long sent;
+};
 
 struct vu_dev {
 	int sock;
@@ -195,6 +237,8 @@ struct vu_dev {
 	uint64_t protocol_features; /* acked by SET_PROTOCOL_FEATURES */
 	int log_call_fd;            /* SET_LOG_FD: never read or written (so it cannot stall us,
 				     * and is not checked like the ring fds); kept until replaced */
+	struct backend_chan chan;
+	unsigned long iotlb_updates, iotlb_invalidates;
 };
 
 static uint64_t offered_features(const struct vu_dev *d)
@@ -202,7 +246,7 @@ static uint64_t offered_features(const struct vu_dev *d)
 	uint64_t f = BIT(VIRTIO_F_VERSION_1) | BIT(VIRTIO_RING_F_INDIRECT_DESC) |
 		     BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) |
 		     BIT(VIRTIO_BLK_F_FLUSH) | BIT(VHOST_USER_F_PROTOCOL_FEATURES) |
-		     BIT(VHOST_F_LOG_ALL);
+		     BIT(VHOST_F_LOG_ALL) | BIT(VIRTIO_F_IOMMU_PLATFORM);
 
 	if (d->blk->read_only)
 		f |= BIT(VIRTIO_BLK_F_RO);
@@ -214,8 +258,8 @@ static uint64_t offered_features(const struct vu_dev *d)
 static uint64_t offered_protocol_features(void)
 {
 	return BIT(VU_PROTOCOL_F_MQ) | BIT(VU_PROTOCOL_F_LOG_SHMFD) |
-	       BIT(VU_PROTOCOL_F_REPLY_ACK) | BIT(VU_PROTOCOL_F_CONFIG) |
-	       BIT(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
+	       BIT(VU_PROTOCOL_F_REPLY_ACK) | BIT(VU_PROTOCOL_F_BACKEND_REQ) |
+	       BIT(VU_PROTOCOL_F_CONFIG) | BIT(VU_PROTOCOL_F_CONFIGURE_MEM_SLOTS);
 }
 
 static const char *request_name(uint32_t request)
@@ -453,8 +497,17 @@ static enum vu_result h_set_features(struct vu_dev *d, struct vu_msg *msg)
 			extra);
 		return VU_FAILED;
 	}
+	/* QEMU refuses IOMMU_PLATFORM without both; a front-end that did not check gets no
+	 * IOMMU rather than one whose misses nobody answers. */
+	if ((f & BIT(VIRTIO_F_IOMMU_PLATFORM)) &&
+	    (~d->protocol_features & (BIT(VU_PROTOCOL_F_BACKEND_REQ) | BIT(VU_PROTOCOL_F_REPLY_ACK)))) {
+		vub_log("SET_FEATURES: VIRTIO_F_IOMMU_PLATFORM needs the BACKEND_REQ and REPLY_ACK "
+			"protocol features");
+		return VU_FAILED;
+	}
 	/* Returns once every batch logs its writes (or none does). */
-	if (gm_set_logging(d->gm, (f & BIT(VHOST_F_LOG_ALL)) != 0))
+	if (gm_set_logging(d->gm, (f & BIT(VHOST_F_LOG_ALL)) != 0) ||
+	    gm_set_iommu(d->gm, (f & BIT(VIRTIO_F_IOMMU_PLATFORM)) != 0))
 		return VU_FAILED;
 	d->features = f;
 	for (unsigned int i = 0; i < d->nvqs; i++) {
@@ -645,11 +698,20 @@ static enum vu_result h_set_vring_num(struct vu_dev *d, struct vu_msg *msg)
 	return res;
 }
 
-/* Translate and check one ring part. */
+/* Translate and check one ring part. Under the IOMMU the address is an IOVA, kept as is:
+ * every access translates it through the IOTLB (a miss asks the front-end). */
 static int ring_part(struct vu_dev *d, uint32_t index, const char *what, uint64_t qva,
 		     uint64_t bytes, uint64_t align, uint64_t *gpa)
 {
-	if (gm_qva_to_gpa(d->gm, qva, bytes, gpa)) {
+	if (d->features & BIT(VIRTIO_F_IOMMU_PLATFORM)) {
+		*gpa = qva;
+		if (qva > UINT64_MAX - (bytes - 1)) {
+			vub_log("SET_VRING_ADDR: queue %" PRIu32 " %s ring at IOVA 0x%" PRIx64
+				" + 0x%" PRIx64 " bytes wraps past 2^64",
+				index, what, qva, bytes);
+			return -1;
+		}
+	} else if (gm_qva_to_gpa(d->gm, qva, bytes, gpa)) {
 		vub_log("SET_VRING_ADDR: queue %" PRIu32 " %s ring at user address 0x%" PRIx64
 			" (0x%" PRIx64 " bytes) is not inside one guest memory region",
 			index, what, qva, bytes);
@@ -876,6 +938,95 @@ static enum vu_result h_set_protocol_features(struct vu_dev *d, struct vu_msg *m
 	return VU_OK;
 }
 
+/* ---- the device IOTLB ---- */
+
+static enum vu_result h_set_backend_req_fd(struct vu_dev *d, struct vu_msg *msg)
+{
+	int fd = steal_fd(msg, 0);
+
+	pthread_mutex_lock(&d->chan.lock);
+	if (d->chan.fd >= 0)
+		close(d->chan.fd);
+	d->chan.fd = fd;
+	d->chan.last_gen = 0;
+	pthread_mutex_unlock(&d->chan.lock);
+	return VU_OK;
+}
+
+/* The miss handler (queue thread, inside its batch's guard): report the miss to the
+ * front-end and let the access fail; the batch stops and is redone after the update. */
+static int send_iotlb_miss(void *opaque, const struct vmmem_iova_fault *f)
+{
+	struct backend_chan *c = opaque;
+	struct vu_header hdr = { .request = VU_BACKEND_IOTLB_MSG, .flags = VU_VERSION,
+				 .size = sizeof(struct vu_iotlb_msg) };
+	struct vu_iotlb_msg m = { .iova = f->iova, .perm = (uint8_t)f->access,
+				  .type = VU_IOTLB_MISS };
+	struct iovec iov[2] = { { &hdr, sizeof(hdr) }, { &m, sizeof(m) } };
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	uint64_t gen = vmmem_iotlb_generation(c->tlb);
+	int rc = -EAGAIN;
+
+	/* A refusal is the guest's mapping, not a missing one: the access fails. */
+	if (f->error == VMMEM_E_IOTLB_DENIED)
+		return -EACCES;
+	pthread_mutex_lock(&c->lock);
+	if (c->fd < 0) {
+		rc = -ENOTCONN;
+	} else if (c->last_gen != gen || c->last_iova != f->iova || c->last_access != f->access) {
+		ssize_t n = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == (ssize_t)(sizeof(hdr) + sizeof(m))) {
+			c->last_gen = gen;
+			c->last_iova = f->iova;
+			c->last_access = f->access;
+			c->sent++;
+			vub_debug("-> IOTLB miss iova 0x%" PRIx64 " perm %u", f->iova, f->access);
+		} else {
+			vub_log("cannot send an IOTLB miss for iova 0x%" PRIx64 ": %s", f->iova,
+				n < 0 ? strerror(errno) : "short write");
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+static enum vu_result h_iotlb_msg(struct vu_dev *d, struct vu_msg *msg)
+{
+	struct vu_iotlb_msg m;
+
+	memcpy(&m, msg->payload.bytes, sizeof(m));
+	if (!(d->features & BIT(VIRTIO_F_IOMMU_PLATFORM))) {
+		vub_log("IOTLB_MSG without VIRTIO_F_IOMMU_PLATFORM negotiated");
+		return VU_FAILED;
+	}
+	switch (m.type) {
+	case VU_IOTLB_UPDATE:
+		if (m.perm < 1 || m.perm > 3) {
+			vub_log("IOTLB update iova 0x%" PRIx64 ": permission %u", m.iova, m.perm);
+			return VU_FAILED;
+		}
+		if (gm_iotlb_update(d->gm, m.iova, m.size, m.uaddr, m.perm))
+			return VU_FAILED;
+		d->iotlb_updates++;
+		vub_debug("IOTLB update iova 0x%" PRIx64 " size 0x%" PRIx64 " perm %u", m.iova,
+			  m.size, m.perm);
+		worker_wake(d->worker); /* batches waiting for it */
+		return VU_OK;
+	case VU_IOTLB_INVALIDATE:
+		if (gm_iotlb_invalidate(d->gm, m.iova, m.size))
+			return VU_FAILED;
+		d->iotlb_invalidates++;
+		vub_debug("IOTLB invalidate iova 0x%" PRIx64 " size 0x%" PRIx64, m.iova, m.size);
+		return VU_OK;
+	default:
+		vub_log("IOTLB_MSG of type %u from the front-end (only updates and invalidations "
+			"go this way)",
+			m.type);
+		return VU_FAILED;
+	}
+}
+
 static enum vu_result h_get_queue_num(struct vu_dev *d, struct vu_msg *msg)
 {
 	return reply_u64(d, msg, d->nvqs) ? VU_DROP : VU_REPLIED;
@@ -1051,6 +1202,8 @@ static enum vu_result dispatch(struct vu_dev *d, struct vu_msg *msg)
 	case VU_SET_PROTOCOL_FEATURES: return h_set_protocol_features(d, msg);
 	case VU_GET_QUEUE_NUM: return h_get_queue_num(d, msg);
 	case VU_SET_VRING_ENABLE: return h_set_vring_enable(d, msg);
+	case VU_SET_BACKEND_REQ_FD: return h_set_backend_req_fd(d, msg);
+	case VU_IOTLB_MSG: return h_iotlb_msg(d, msg);
 	case VU_GET_CONFIG: return h_get_config(d, msg);
 	case VU_SET_CONFIG: return h_set_config(d, msg);
 	case VU_GET_MAX_MEM_SLOTS: return h_get_max_mem_slots(d, msg);
@@ -1118,6 +1271,8 @@ enum vu_end vu_serve(int sock, const struct vu_options *opt, struct blk_dev *blk
 	d->quit = quit;
 	d->nvqs = opt->num_queues;
 	d->log_call_fd = -1;
+	d->chan.fd = -1;
+	pthread_mutex_init(&d->chan.lock, NULL);
 	for (; ready < d->nvqs; ready++)
 		if (vring_init(&d->vqs[ready], ready))
 			goto out;
@@ -1126,6 +1281,8 @@ enum vu_end vu_serve(int sock, const struct vu_options *opt, struct blk_dev *blk
 		   opt->allow_unsealed) ||
 	    worker_start(&d->worker, d->vqs, d->nvqs, d->gm, blk))
 		goto out;
+	d->chan.tlb = vmmem_iommu_iotlb(gm_iommu(d->gm));
+	vmmem_iommu_set_miss_handler(gm_iommu(d->gm), send_iotlb_miss, &d->chan);
 	while (handle_one(d, msg, &end))
 		;
 out:
@@ -1137,6 +1294,12 @@ out:
 		gm_free(d->gm);
 		if (d->log_call_fd >= 0)
 			close(d->log_call_fd);
+		if (d->chan.sent || d->iotlb_updates || d->iotlb_invalidates)
+			vub_log("IOTLB: %lu misses sent, %lu updates, %lu invalidations", d->chan.sent,
+				d->iotlb_updates, d->iotlb_invalidates);
+		if (d->chan.fd >= 0)
+			close(d->chan.fd);
+		pthread_mutex_destroy(&d->chan.lock);
 	}
 	logcheck_set_log(NULL, NULL);
 	if (end == VU_END_DISCONNECT)

@@ -63,6 +63,7 @@ void vring_reset(struct vring *vq)
 	vq->used_idx_synced = false;
 	vq->broken = false;
 	vq->call_pending = vq->err_pending = false;
+	vq->iotlb_wait = false;
 }
 
 void vring_destroy(struct vring *vq)
@@ -119,10 +120,26 @@ static void break_ring(struct vring *vq, const char *fmt, ...)
 	vq->err_pending = true;
 }
 
-static int read_desc(const struct vmmem_memory *m, uint64_t table, uint32_t i,
+static int read_desc(struct vmmem_iommu *io, uint64_t table, uint32_t i,
 		     struct vring_desc_raw *d)
 {
-	return vmmem_memory_read_obj(m, table + UINT64_C(16) * i, d, sizeof(*d));
+	return vmmem_iommu_read_obj(io, table + UINT64_C(16) * i, d, sizeof(*d));
+}
+
+/* The driver's addresses are I/O virtual ones (VIRTIO_F_IOMMU_PLATFORM). */
+static bool iommu_on(const struct vmmem_iommu *io)
+{
+	return vmmem_iommu_enabled(io) == 1;
+}
+
+/* A miss was sent to the front-end: stop here, keep the rest available, retry after the
+ * update (the queue thread is woken by it). */
+static int wait_iotlb(struct vring *vq, int rc)
+{
+	if (rc != VMMEM_E_IOTLB_MISS)
+		return 0;
+	vq->iotlb_wait = true;
+	return 1;
 }
 
 /*
@@ -130,7 +147,7 @@ static int read_desc(const struct vmmem_memory *m, uint64_t table, uint32_t i,
  * descriptors as the table holds (so a loop or an over-long chain stops it), and at most one
  * indirect table, which must be the head's only descriptor.
  */
-static int walk_chain(struct vring *vq, const struct vmmem_memory *m, uint16_t head,
+static int walk_chain(struct vring *vq, struct vmmem_iommu *io, uint16_t head,
 		      struct vring_chain *chain)
 {
 	uint64_t table = vq->desc_gpa;
@@ -156,7 +173,11 @@ static int walk_chain(struct vring *vq, const struct vmmem_memory *m, uint16_t h
 				   head, table_size);
 			return -1;
 		}
-		if (read_desc(m, table, i, &d)) {
+		int rc = read_desc(io, table, i, &d);
+
+		if (rc && wait_iotlb(vq, rc))
+			return VRING_RETRY;
+		if (rc) {
 			break_ring(vq, "chain of head %u: descriptor %" PRIu32 " at GPA 0x%" PRIx64
 				   " is not in guest memory: %s",
 				   head, i, table + UINT64_C(16) * i, vmmem_errormsg());
@@ -202,10 +223,10 @@ static int walk_chain(struct vring *vq, const struct vmmem_memory *m, uint16_t h
 	}
 }
 
-static int load_le16(const struct vmmem_memory *m, uint64_t gpa, int order, uint16_t *out)
+static int load_le16(struct vmmem_iommu *io, uint64_t gpa, int order, uint16_t *out)
 {
 	uint16_t raw;
-	int rc = vmmem_memory_load_u16(m, gpa, order, &raw);
+	int rc = vmmem_iommu_load_u16(io, gpa, order, &raw);
 
 	if (rc == 0)
 		*out = vmmem_le16_to_cpu_raw(raw);
@@ -219,11 +240,16 @@ static int load_le16(const struct vmmem_memory *m, uint64_t gpa, int order, uint
  * cannot wrap (SET_VRING_ADDR checks it); one past the log's end is reported once per
  * SET_VRING_ADDR, and the ring goes on (its GPA is still logged).
  */
-static void wrote_used(struct vring *vq, const struct vmmem_memory *m, uint64_t off,
-		       uint64_t len)
+static void wrote_used(struct vring *vq, const struct vmmem_memory *m, struct vmmem_iommu *io,
+		       uint64_t off, uint64_t len)
 {
 	struct vmmem_vhost_log *log = vmmem_memory_vhost_log(m);
 
+	/* Under the IOMMU the ring and log addresses are IOVAs: libvmmem logged the write at
+	 * its guest-physical address, which is where QEMU looks (it translates the ring's IOVA
+	 * before reading the log); marking the IOVA would dirty an unrelated page. */
+	if (iommu_on(io))
+		return;
 	logcheck_write(m, vq->used_gpa + off, len);
 	if (!log || !vq->log_used || vq->log_gpa == vq->used_gpa)
 		return;
@@ -236,7 +262,7 @@ static void wrote_used(struct vring *vq, const struct vmmem_memory *m, uint64_t 
 }
 
 /* Publish used->idx and interrupt the driver unless it asked not to be. */
-static int publish_used(struct vring *vq, const struct vmmem_memory *m)
+static int publish_used(struct vring *vq, const struct vmmem_memory *m, struct vmmem_iommu *io)
 {
 	uint16_t avail_flags;
 
@@ -244,15 +270,16 @@ static int publish_used(struct vring *vq, const struct vmmem_memory *m)
 	 * Sequentially consistent, paired with the seq-cst load of avail->flags below: the
 	 * index store must be visible before we read the driver's flags, or a driver that just
 	 * cleared NO_INTERRUPT could miss this completion (virtio's "mb" between the two). */
-	logcheck_arm(m, vq->used_gpa + 2, 2);
-	if (vmmem_memory_store_u16(m, vq->used_gpa + 2, vmmem_cpu_to_le16(vq->used_idx),
-				   VMMEM_ORDER_SEQ_CST)) {
+	if (!iommu_on(io))
+		logcheck_arm(m, vq->used_gpa + 2, 2);
+	if (vmmem_iommu_store_u16(io, vq->used_gpa + 2, vmmem_cpu_to_le16(vq->used_idx),
+				  VMMEM_ORDER_SEQ_CST)) {
 		break_ring(vq, "used->idx at GPA 0x%" PRIx64 " cannot be written: %s",
 			   vq->used_gpa + 2, vmmem_errormsg());
 		return -1;
 	}
-	wrote_used(vq, m, 2, 2);
-	if (load_le16(m, vq->avail_gpa, VMMEM_ORDER_SEQ_CST, &avail_flags)) {
+	wrote_used(vq, m, io, 2, 2);
+	if (load_le16(io, vq->avail_gpa, VMMEM_ORDER_SEQ_CST, &avail_flags)) {
 		break_ring(vq, "avail->flags at GPA 0x%" PRIx64 " cannot be read: %s",
 			   vq->avail_gpa, vmmem_errormsg());
 		return -1;
@@ -262,8 +289,34 @@ static int publish_used(struct vring *vq, const struct vmmem_memory *m)
 	return 0;
 }
 
+/* Under the IOMMU, all three ring parts must translate before a batch starts, so that a
+ * miss never leaves a chain half handed back: a miss here waits for the update. */
+static int rings_mapped(struct vring *vq, struct vmmem_iommu *io)
+{
+	static const char *const what[] = { "descriptor table", "available ring", "used ring" };
+	const uint64_t addr[] = { vq->desc_gpa, vq->avail_gpa, vq->used_gpa };
+	const uint64_t bytes[] = { VRING_DESC_BYTES(vq->num), VRING_AVAIL_BYTES(vq->num),
+				   VRING_USED_BYTES(vq->num) };
+	const unsigned int access[] = { VMMEM_ACCESS_READ, VMMEM_ACCESS_READ, VMMEM_ACCESS_RW };
+
+	if (!iommu_on(io))
+		return 0;
+	for (int i = 0; i < 3; i++) {
+		int rc = vmmem_iommu_check_range(io, addr[i], bytes[i], access[i]);
+
+		if (rc && wait_iotlb(vq, rc))
+			return 1;
+		if (rc) {
+			break_ring(vq, "%s at IOVA 0x%" PRIx64 " cannot be used: %s", what[i],
+				   addr[i], vmmem_errormsg());
+			return -1;
+		}
+	}
+	return 0;
+}
+
 unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
-			   vring_handler_fn handler, void *opaque)
+			   struct vmmem_iommu *io, vring_handler_fn handler, void *opaque)
 {
 	struct vring_chain chain;
 	uint16_t avail_idx, pending;
@@ -271,9 +324,12 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 
 	if (!vring_ready(vq))
 		return 0;
+	vq->iotlb_wait = false;
+	if (rings_mapped(vq, io))
+		return 0;
 	if (!vq->used_idx_synced) {
 		/* The front-end may have completed requests before handing the ring over. */
-		if (load_le16(m, vq->used_gpa + 2, VMMEM_ORDER_ACQUIRE, &vq->used_idx)) {
+		if (load_le16(io, vq->used_gpa + 2, VMMEM_ORDER_ACQUIRE, &vq->used_idx)) {
 			break_ring(vq, "used ring at GPA 0x%" PRIx64 " is not in guest memory: %s",
 				   vq->used_gpa, vmmem_errormsg());
 			return 0;
@@ -281,7 +337,7 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 		vq->used_idx_synced = true;
 	}
 	/* Acquire: the ring entries and descriptors are read after the index. */
-	if (load_le16(m, vq->avail_gpa + 2, VMMEM_ORDER_ACQUIRE, &avail_idx)) {
+	if (load_le16(io, vq->avail_gpa + 2, VMMEM_ORDER_ACQUIRE, &avail_idx)) {
 		break_ring(vq, "avail ring at GPA 0x%" PRIx64 " is not in guest memory: %s",
 			   vq->avail_gpa, vmmem_errormsg());
 		return 0;
@@ -301,7 +357,7 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 		uint16_t head;
 		int64_t written;
 
-		if (load_le16(m, slot, VMMEM_ORDER_RELAXED, &head)) {
+		if (load_le16(io, slot, VMMEM_ORDER_RELAXED, &head)) {
 			break_ring(vq, "avail ring entry at GPA 0x%" PRIx64 " cannot be read: %s",
 				   slot, vmmem_errormsg());
 			break;
@@ -311,9 +367,13 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 				   vq->last_avail_idx, head, vq->num);
 			break;
 		}
-		if (walk_chain(vq, m, head, &chain))
+		if (walk_chain(vq, io, head, &chain))
+			break; /* broken, or waiting for the IOTLB */
+		written = handler(opaque, m, io, &chain);
+		if (written == VRING_RETRY) {
+			vq->iotlb_wait = true;
 			break;
-		written = handler(opaque, m, &chain);
+		}
 		if (written < 0)
 			written = 0;
 		if (written > UINT32_MAX)
@@ -321,18 +381,19 @@ unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
 		elem.id = vmmem_le32_from_cpu(head);
 		elem.len = vmmem_le32_from_cpu((uint32_t)written);
 		slot = vq->used_gpa + 4 + UINT64_C(8) * (vq->used_idx % vq->num);
-		logcheck_arm(m, slot, sizeof(elem));
-		if (vmmem_memory_write_obj(m, slot, &elem, sizeof(elem))) {
+		if (!iommu_on(io))
+			logcheck_arm(m, slot, sizeof(elem));
+		if (vmmem_iommu_write_obj(io, slot, &elem, sizeof(elem))) {
 			break_ring(vq, "used ring entry at GPA 0x%" PRIx64 " cannot be written: %s",
 				   slot, vmmem_errormsg());
 			break;
 		}
-		wrote_used(vq, m, slot - vq->used_gpa, sizeof(elem));
+		wrote_used(vq, m, io, slot - vq->used_gpa, sizeof(elem));
 		vq->last_avail_idx++;
 		vq->used_idx++;
 	}
 	/* Chains completed before a breakage are still handed back. */
 	if (done)
-		publish_used(vq, m);
+		publish_used(vq, m, io);
 	return done;
 }

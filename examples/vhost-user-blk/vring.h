@@ -48,10 +48,17 @@ struct vring_chain {
 /*
  * Handles one chain: returns the number of bytes it wrote into the chain's writable
  * buffers (the used length), or -1 to return the chain unused (used length 0) because it is
- * unusable (e.g. no reachable status byte). Must not take long locks.
+ * unusable (e.g. no reachable status byte), or VRING_RETRY when a buffer's I/O virtual
+ * address is not in the IOTLB yet (a miss was sent to the front-end): the chain stays
+ * available and is handled again after the next IOTLB update. Must not take long locks.
+ *
+ * Addresses in a chain (and the ring addresses) are what the driver wrote: guest-physical
+ * addresses, or I/O virtual addresses when VIRTIO_F_IOMMU_PLATFORM is negotiated; every
+ * access goes through io, which translates them or passes them through.
  */
+#define VRING_RETRY (-2)
 typedef int64_t (*vring_handler_fn)(void *opaque, const struct vmmem_memory *m,
-				    const struct vring_chain *chain);
+				    struct vmmem_iommu *io, const struct vring_chain *chain);
 
 struct vring {
 	pthread_mutex_t lock; /* held by the queue thread for a whole batch */
@@ -76,6 +83,7 @@ struct vring {
 	bool used_idx_synced;      /* used_idx read back from guest memory since (re)start */
 	bool broken;               /* a structural error was found: not processed any more */
 	bool call_pending;         /* vring_process() owes the driver an interrupt */
+	bool iotlb_wait;           /* stopped on an IOTLB miss: retried after an update */
 	bool err_pending;          /* ... and the front-end a ring error */
 
 	struct vring_seg *segs;    /* chain scratch space, VRING_MAX_CHAIN entries */
@@ -94,7 +102,7 @@ bool vring_ready(const struct vring *vq);
 
 /*
  * Process everything the driver made available (call with vq->lock held and a guard on
- * m): take each chain, let handler complete it, fill the used ring, publish used->idx (a
+ * m, the memory io translates into): take each chain, let handler complete it, fill the used ring, publish used->idx (a
  * sequentially consistent store, so also a release) and mark the call eventfd pending
  * unless the driver suppressed interrupts. With a dirty log attached to m, used-ring writes
  * are also logged at log_gpa when VHOST_VRING_F_LOG names another address than the ring's.
@@ -102,7 +110,7 @@ bool vring_ready(const struct vring *vq);
  * line, the err eventfd pending).
  */
 unsigned int vring_process(struct vring *vq, const struct vmmem_memory *m,
-			   vring_handler_fn handler, void *opaque);
+			   struct vmmem_iommu *io, vring_handler_fn handler, void *opaque);
 
 /* Signal the call and err eventfds vring_process() left pending. Call with vq->lock held
  * but no guard on the memory: these are writes to the front-end's fds, which no change of

@@ -126,7 +126,7 @@ static unsigned int service(struct worker *w, struct vring *vq)
 
 		if (!m)
 			break;
-		n = vring_process(vq, m, blk_handle_chain, w->blk);
+		n = vring_process(vq, m, gm_iommu(w->gm), blk_handle_chain, w->blk);
 		gm_release(w->gm, m);
 		if (vq->call_pending || vq->err_pending) {
 			bound_peer_io(w, true);

@@ -430,6 +430,12 @@ static void fuzz_rings(struct input *in)
 	uint64_t desc = un(in, 4), avail = un(in, 4), used = un(in, 4), log_gpa = un(in, 4);
 	uint16_t last_avail = (uint16_t)un(in, 2), start_avail;
 	unsigned int rounds = 1u + u8(in) % 4u;
+	/* IOMMU: bit 0 on (IOVA = GPA for region A only, so B's buffers miss and their chains
+	 * wait), bit 1 region A read-only in the IOTLB. */
+	uint8_t g = u8(in);
+	struct vmmem_atomic *atomic = NULL;
+	struct vmmem_iotlb *tlb = NULL;
+	struct vmmem_iommu *io = NULL;
 	struct vmmem_region *regions[2] = { NULL, NULL };
 	struct vmmem_memory *m = NULL, *logged = NULL;
 	struct vmmem_vhost_log *vlog = NULL;
@@ -466,6 +472,10 @@ static void fuzz_rings(struct input *in)
 		logcheck_set_log(vlog, (const uint8_t *)log_buf);
 	}
 	open_image(&blk, f & 0x20);
+	CHECK(vmmem_atomic_new(&atomic, m) == 0 && vmmem_iotlb_new(&tlb, 16, 0) == 0 &&
+	      vmmem_iommu_new(&io, atomic, tlb) == 0 && vmmem_iommu_set_enabled(io, g & 1) == 0);
+	CHECK(vmmem_iotlb_update(tlb, 0, MEM_A_SIZE, 0,
+				 g & 2 ? VMMEM_ACCESS_READ : VMMEM_ACCESS_RW) == 0);
 
 	CHECK(vring_init(&vq, 0) == 0);
 	pthread_mutex_lock(&vq.lock);
@@ -484,7 +494,7 @@ static void fuzz_rings(struct input *in)
 		CHECK(vq.call_fd >= 0 && vq.err_fd >= 0);
 	}
 	for (unsigned int i = 0, total = 0; i < rounds; i++) {
-		unsigned int done = vring_process(&vq, m, blk_handle_chain, &blk);
+		unsigned int done = vring_process(&vq, m, io, blk_handle_chain, &blk);
 		uint16_t idx;
 
 		/* At most one ring's worth per call, and the index moved by exactly that. */
@@ -502,6 +512,9 @@ static void fuzz_rings(struct input *in)
 	vring_destroy(&vq);
 
 	blk_close(&blk);
+	vmmem_iommu_unref(io);
+	vmmem_iotlb_unref(tlb);
+	vmmem_atomic_unref(atomic);
 	logcheck_set_log(NULL, NULL);
 	logcheck_enabled = false;
 	vmmem_vhost_log_unref(vlog);

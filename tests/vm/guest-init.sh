@@ -121,6 +121,10 @@ online_all() {
 }
 
 scenario_io() {
+  # Under a vIOMMU the disk's PCI function sits in an IOMMU group (DMA is translated).
+  n=0
+  for g in /sys/kernel/iommu_groups/*; do [ -e "$g" ] && n=$((n + 1)); done
+  echo "VMTEST-INFO iommu_groups=$n"
   if [ -n "$vt_seed" ]; then
     split "$vt_seed"
     ddr "$f1" "$f2" /tmp/seed || fail "io: reading the seeded sectors"
