@@ -68,6 +68,7 @@ static unsigned long n_retired; /* atomic: lets readers skip reclaiming cheaply 
 
 __thread struct vmm_reader *vmm_reader_self __attribute__((tls_model("initial-exec")));
 __thread struct vmm_section_hint vmm_section_hint __attribute__((tls_model("initial-exec")));
+__thread struct vmm_section_pin vmm_section_pin __attribute__((tls_model("initial-exec")));
 
 /* Thread exit: a dead thread holds no guard; hand its record to the next thread. A key
  * destructor that runs after this one and takes a guard registers afresh (vmm_reader_self is NULL):
@@ -323,6 +324,7 @@ static inline void reader_exit(void)
 		r->nest--;
 	} else {
 		vmm_section_hint.owner = NULL; /* valid for the section only */
+		vmm_section_pin.owner = NULL;
 		__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
 		/* This may have been the last guard on a retired object: free it now, unless
 		 * someone else is already reclaiming. */

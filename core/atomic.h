@@ -39,6 +39,18 @@ struct vmm_section_hint {
 };
 extern __thread struct vmm_section_hint vmm_section_hint __attribute__((tls_model("initial-exec")));
 
+/*
+ * The memory an IOMMU view's accesses use for the rest of the calling thread's section:
+ * what vmmem_iommu_acquire() returned, so that a batch sees one memory from start to end
+ * (as a plain caller does with the memory its guard returned), even if a writer publishes
+ * another meanwhile. Cleared with the hint when the outermost guard ends.
+ */
+struct vmm_section_pin {
+	const struct vmmem_atomic *owner; /* NULL: none */
+	const struct vmmem_memory *memory;
+};
+extern __thread struct vmm_section_pin vmm_section_pin __attribute__((tls_model("initial-exec")));
+
 /* The calling thread's record, NULL before its first guard. */
 extern __thread struct vmm_reader *vmm_reader_self __attribute__((tls_model("initial-exec")));
 /* Whether readers rely on the writers' membarrier (set once, before any writer runs). */

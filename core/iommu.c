@@ -108,13 +108,31 @@ struct vmmem_atomic *vmmem_iommu_memory(const struct vmmem_iommu *io)
 
 const struct vmmem_memory *vmmem_iommu_acquire(struct vmmem_iommu *io)
 {
-	return io ? vmmem_atomic_acquire(io->mem) : NULL;
+	struct vmm_section_pin *pin = &vmm_section_pin;
+	const struct vmmem_memory *m = io ? vmmem_atomic_acquire(io->mem) : NULL;
+
+	if (!m)
+		return NULL;
+	if (pin->owner == io->mem) /* nested: the outer guard's memory stays the one in use */
+		return pin->memory;
+	if (!pin->owner)
+		*pin = (struct vmm_section_pin){ .owner = io->mem, .memory = m };
+	return m;
 }
 
 void vmmem_iommu_release(struct vmmem_iommu *io, const struct vmmem_memory *m)
 {
 	if (io)
 		vmmem_atomic_release(io->mem, m);
+}
+
+/* The memory accesses use: the one vmmem_iommu_acquire() returned for this section, else
+ * the one published now (inside a section either way). */
+static inline const struct vmmem_memory *mem_of(const struct vmmem_iommu *io)
+{
+	const struct vmm_section_pin *pin = &vmm_section_pin;
+
+	return pin->owner == io->mem ? pin->memory : vmm_atomic_current(io->mem);
 }
 
 /* ---- translation with the miss handler ----------------------------------------------- */
@@ -267,12 +285,12 @@ static ssize_t transfer(struct vmmem_iommu *io, uint64_t iova, void *buf, size_t
 	if (rc)
 		return rc;
 	if (!enabled(io)) {
-		m = vmm_atomic_current(io->mem);
+		m = mem_of(io);
 		r = write ? vmmem_memory_write(m, iova, buf, len) : vmmem_memory_read(m, iova, buf, len);
 	} else if ((rc = translate_one(io, &s, iova, len, access, &gpa, &t)) != 0) {
 		r = rc;
 	} else {
-		m = vmm_atomic_current(io->mem);
+		m = mem_of(io);
 		if (!t)
 			r = write ? vmmem_memory_write(m, gpa, buf, len)
 				  : vmmem_memory_read(m, gpa, buf, len);
@@ -321,7 +339,7 @@ int vmmem_iommu_write_exact(struct vmmem_iommu *io, uint64_t iova, const void *b
  * vmmem_memory_read_obj does), anything unusual (guarded region, crossing) through it. */
 static inline int read_obj_gpa(struct vmmem_iommu *io, uint64_t gpa, void *obj, size_t size)
 {
-	const struct vmmem_memory *m = vmm_atomic_current(io->mem);
+	const struct vmmem_memory *m = mem_of(io);
 	const struct vmm_slot *s = vmm_lookup(m, gpa);
 
 	if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
@@ -351,14 +369,14 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 		return exact(transfer(io, iova, obj, size, write), size, NULL, iova);
 	if (likely(size <= 8 && vmm_rcu_held()) &&
 	    vmm_iotlb_find(io->tlb, vmm_iotlb_table(io->tlb), iova, size, access, &gpa))
-		return write ? vmmem_memory_write_obj(vmm_atomic_current(io->mem), gpa, obj, size)
+		return write ? vmmem_memory_write_obj(mem_of(io), gpa, obj, size)
 			     : read_obj_gpa(io, gpa, obj, size);
 	rc = section_enter(&s);
 	if (rc)
 		return rc;
 	rc = translate_one(io, &s, iova, size, access, &gpa, &t);
 	if (rc == 0) {
-		const struct vmmem_memory *m = vmm_atomic_current(io->mem);
+		const struct vmmem_memory *m = mem_of(io);
 
 		if (t)
 			rc = exact(copy_pieces(m, t, iova, obj, size, write), size, NULL, iova);
@@ -388,7 +406,7 @@ int vmmem_iommu_write_obj(struct vmmem_iommu *io, uint64_t iova, const void *obj
 
 	if (likely(io && obj && size - 1 < 8) && likely(enabled(io)) &&
 	    likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_WRITE, &gpa)))
-		return vmmem_memory_write_obj(vmm_atomic_current(io->mem), gpa, obj, size);
+		return vmmem_memory_write_obj(mem_of(io), gpa, obj, size);
 	return object_slow(io, iova, (void *)obj, size, true);
 }
 
@@ -430,7 +448,7 @@ static int value_gpa(struct vmmem_iommu *io, const struct section *s, uint64_t i
 			return rc;                                                            \
 		rc = value_gpa(io, &s, iova, bits / 8, VMMEM_ACCESS_READ, &gpa);              \
 		if (!rc)                                                                      \
-			rc = vmmem_memory_load_u##bits(vmm_atomic_current(io->mem), gpa, order, \
+			rc = vmmem_memory_load_u##bits(mem_of(io), gpa, order, \
 						       out);                                  \
 		section_exit(&s);                                                             \
 		return rc;                                                                    \
@@ -450,7 +468,7 @@ static int value_gpa(struct vmmem_iommu *io, const struct section *s, uint64_t i
 			return rc;                                                            \
 		rc = value_gpa(io, &s, iova, bits / 8, VMMEM_ACCESS_WRITE, &gpa);             \
 		if (!rc)                                                                      \
-			rc = vmmem_memory_store_u##bits(vmm_atomic_current(io->mem), gpa, val, \
+			rc = vmmem_memory_store_u##bits(mem_of(io), gpa, val, \
 							order);                               \
 		section_exit(&s);                                                             \
 		return rc;                                                                    \
@@ -516,7 +534,7 @@ int vmmem_iommu_translate(struct vmmem_iommu *io, uint64_t iova, unsigned int ac
 		g = p.gpa;
 		run = p.len;
 	}
-	rc = vmmem_memory_translate(vmm_atomic_current(io->mem), g, access, &h, &cont);
+	rc = vmmem_memory_translate(mem_of(io), g, access, &h, &cont);
 	if (rc)
 		return rc;
 	if (gpa)
@@ -561,12 +579,12 @@ static int for_each_piece(struct vmmem_iommu *io, const struct section *s, uint6
 	if (!enabled(io)) {
 		struct vmmem_iotlb_range all = { .iova = iova, .gpa = iova, .len = len };
 
-		return do_piece(op, vmm_atomic_current(io->mem), &all, arg);
+		return do_piece(op, mem_of(io), &all, arg);
 	}
 	t = resolve(io, s, iova, len, access, &rc);
 	if (!t)
 		return rc;
-	m = vmm_atomic_current(io->mem);
+	m = mem_of(io);
 	while (done < len) {
 		size_t n;
 

@@ -761,6 +761,37 @@ START_TEST(test_iommu_hotplug)
 }
 END_TEST
 
+/* A section entered with vmmem_iommu_acquire keeps its memory: a region removed meanwhile
+ * stays reachable until the release; without it each access sees the memory of the day. */
+START_TEST(test_iommu_acquire_pins_memory)
+{
+	struct vmmem_region *r = tu_anon_region(0x100000, 0x1000, 0);
+	const struct vmmem_memory *m, *inner;
+	uint32_t v = 0;
+
+	update_ok(fx.t, 0xc00000, 0x1000, 0x100000, RW);
+	ck_assert_int_eq(vmmem_atomic_insert_region(fx.a, r), 0);
+	m = vmmem_iommu_acquire(fx.io);
+	ck_assert_int_eq(vmmem_atomic_remove_region(fx.a, 0x100000, 0x1000, NULL), 0);
+	inner = vmmem_iommu_acquire(fx.io);
+	ck_assert_ptr_eq(inner, m); /* nested: the outer memory */
+	ck_assert_int_eq(vmmem_iommu_store_u32(fx.io, 0xc00000, 77, VMMEM_ORDER_RELAXED), 0);
+	vmmem_iommu_release(fx.io, inner);
+	ck_assert_int_eq(vmmem_iommu_load_u32(fx.io, 0xc00000, VMMEM_ORDER_RELAXED, &v), 0);
+	ck_assert_uint_eq(v, 77);
+	vmmem_iommu_release(fx.io, m);
+	ck_assert_int_eq(vmmem_iommu_load_u32(fx.io, 0xc00000, VMMEM_ORDER_RELAXED, &v),
+			 VMMEM_E_UNMAPPED);
+	/* A plain guard does not pin: the access sees the current memory. */
+	m = vmmem_atomic_acquire(fx.a);
+	ck_assert_int_eq(vmmem_iommu_load_u32(fx.io, 0xc00000, VMMEM_ORDER_RELAXED, &v),
+			 VMMEM_E_UNMAPPED);
+	vmmem_atomic_release(fx.a, m);
+	ck_assert_uint_eq(*(uint32_t *)vmmem_region_host(r), 77);
+	vmmem_region_unref(r);
+}
+END_TEST
+
 /* ---- concurrency (the TSan build runs this) ------------------------------------------ */
 
 /* Readers copy 64 bytes at IOVA 0xb00000 while a writer keeps remapping it between two
@@ -870,6 +901,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iommu_miss_handler);
 	tcase_add_test(tc, test_iommu_new_and_accessors);
 	tcase_add_test(tc, test_iommu_hotplug);
+	tcase_add_test(tc, test_iommu_acquire_pins_memory);
 	tcase_add_test(tc, test_iommu_concurrent_invalidation);
 	suite_add_tcase(s, tc);
 	return s;

@@ -40,7 +40,7 @@ enum {
 	SET_VRING_KICK = 12, SET_VRING_CALL = 13, SET_VRING_ERR = 14,
 	GET_PROTOCOL_FEATURES = 15, SET_PROTOCOL_FEATURES = 16, GET_QUEUE_NUM = 17,
 	SET_VRING_ENABLE = 18, GET_CONFIG = 24, SET_CONFIG = 25, GET_MAX_MEM_SLOTS = 36,
-	ADD_MEM_REG = 37, REM_MEM_REG = 38,
+	ADD_MEM_REG = 37, REM_MEM_REG = 38, SET_BACKEND_REQ_FD = 21, IOTLB_MSG = 22,
 };
 
 #define F_VERSION 0x1u
@@ -57,10 +57,12 @@ enum {
 #define VIRTIO_RING_F_EVENT_IDX 29
 #define VHOST_USER_F_PROTOCOL_FEATURES 30
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_IOMMU_PLATFORM 33
 
 #define PROTO_MQ 0
 #define PROTO_LOG_SHMFD 1
 #define PROTO_REPLY_ACK 3
+#define PROTO_BACKEND_REQ 5
 #define PROTO_CONFIG 9
 #define PROTO_CONFIGURE_MEM_SLOTS 15
 
@@ -775,6 +777,159 @@ static void expect_queue_broken(void)
 	ck_assert_msg(!try_wait_used(&id, &len, 200), "a broken chain was completed");
 	expect_responsive();
 }
+
+/* ---- the device IOTLB (VIRTIO_F_IOMMU_PLATFORM) ---- */
+
+/* The IOVA the guest's vIOMMU gives guest-physical address gpa in these tests. */
+#define IOVA_OFF UINT64_C(0x80000000)
+
+struct iotlb_msg {
+	uint64_t iova, size, uaddr;
+	uint8_t perm, type, pad[6];
+};
+
+/* IOTLB_MSG with NEED_REPLY (QEMU sets it once REPLY_ACK is negotiated): the ack. */
+static uint64_t iotlb_msg(uint8_t type, uint64_t iova, uint64_t size, uint64_t uaddr,
+			  uint8_t perm)
+{
+	struct iotlb_msg m = { .iova = iova, .size = size, .uaddr = uaddr, .perm = perm,
+			       .type = type };
+
+	return ack(IOTLB_MSG, &m, sizeof(m));
+}
+
+/* The next IOTLB miss the backend sends on the backend channel. */
+static struct iotlb_msg expect_miss(int chan)
+{
+	struct vu_hdr hdr;
+	struct iotlb_msg m;
+
+	ck_assert_msg(read_full(chan, &hdr, sizeof(hdr), TIMEOUT_MS) == sizeof(hdr),
+		      "no IOTLB miss on the backend channel");
+	ck_assert_uint_eq(hdr.request, 1); /* VHOST_USER_BACKEND_IOTLB_MSG */
+	ck_assert_uint_eq(hdr.flags, F_VERSION);
+	ck_assert_uint_eq(hdr.size, sizeof(m));
+	ck_assert_uint_eq(read_full(chan, &m, sizeof(m), TIMEOUT_MS), sizeof(m));
+	ck_assert_uint_eq(m.type, 1); /* MISS */
+	return m;
+}
+
+/* Drop the misses sent so far (a batch retried after each update may ask again for a
+ * page another update is about to map). */
+static void drain_misses(int chan)
+{
+	uint8_t buf[256];
+
+	for (;;) {
+		struct pollfd p = { .fd = chan, .events = POLLIN };
+
+		if (poll(&p, 1, 50) <= 0 || read(chan, buf, sizeof(buf)) <= 0)
+			return;
+	}
+}
+
+/* A request whose descriptors hold IOVAs (header, 512-byte data, status). */
+static void submit_iova_request(uint32_t type, uint64_t sector)
+{
+	uint16_t data_flags = DESC_F_NEXT | (type == T_IN ? DESC_F_WRITE : 0);
+
+	put_header(type, sector);
+	guest_fill(STATUS_GPA, 0xee, 1);
+	put_desc(0, HDR_GPA + IOVA_OFF, 16, DESC_F_NEXT, 1);
+	put_desc(1, DATA_GPA + IOVA_OFF, 512, data_flags, 2);
+	put_desc(2, STATUS_GPA + IOVA_OFF, 1, DESC_F_WRITE, 0);
+	submit(0);
+}
+
+START_TEST(test_iommu_platform)
+{
+	uint64_t proto = want_protocol | BIT(PROTO_BACKEND_REQ), iommu = BIT(VIRTIO_F_IOMMU_PLATFORM);
+	uint64_t acked = BIT(VIRTIO_F_VERSION_1) | BIT(VHOST_USER_F_PROTOCOL_FEATURES) | iommu;
+	struct vu_state num = { 0, QSZ }, st = { 0, 0 }, en = { 0, 1 };
+	struct vu_addr a = { .index = 0, .desc = DESC_GPA + IOVA_OFF,
+			     .used = USED_GPA + IOVA_OFF, .avail = AVAIL_GPA + IOVA_OFF };
+	struct iotlb_msg m;
+	int sv[2];
+
+	start_backend(NULL);
+	ck_assert(get_u64(GET_FEATURES) & iommu);
+	send_msg(SET_OWNER, NULL, 0, NULL, 0);
+	ck_assert(get_u64(GET_PROTOCOL_FEATURES) & BIT(PROTO_BACKEND_REQ));
+	/* IOMMU_PLATFORM without BACKEND_REQ (nobody could answer a miss): refused. */
+	send_msg(SET_PROTOCOL_FEATURES, &want_protocol, sizeof(want_protocol), NULL, 0);
+	ck_assert_uint_eq(ack(SET_FEATURES, &acked, sizeof(acked)), 1);
+	/* Not negotiated yet: IOTLB messages are refused. */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0x1000, qva_of(0), 3), 1);
+	send_msg(SET_PROTOCOL_FEATURES, &proto, sizeof(proto), NULL, 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_uint_eq(ack_fds(SET_BACKEND_REQ_FD, NULL, 0, &sv[1], 1), 0);
+	close(sv[1]);
+	expect_ok(SET_FEATURES, &acked, sizeof(acked));
+	ck_assert_uint_eq(set_mem_table(fe.region, 2), 0);
+
+	/* Bad IOTLB messages: refused, the connection goes on. */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0x1000, qva_of(0), 0), 1);       /* no perm */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0x1000, qva_of(0), 4), 1);       /* bad perm */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0, qva_of(0), 3), 1);            /* size 0 */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0x1000, 0x1000, 3), 1);          /* no region */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 3 * MiB, qva_of(0), 3), 1);      /* too long */
+	ck_assert_uint_eq(iotlb_msg(2, UINT64_MAX, 2, qva_of(0), 3), 1);          /* wraps */
+	ck_assert_uint_eq(iotlb_msg(1, IOVA_OFF, 0x1000, qva_of(0), 3), 1);       /* a MISS */
+	ck_assert_uint_eq(iotlb_msg(9, IOVA_OFF, 0x1000, qva_of(0), 3), 1);       /* unknown */
+	ck_assert_uint_eq(iotlb_msg(3, IOVA_OFF, 0x1000, 0, 0), 0); /* nothing mapped: fine */
+
+	/* Ring addresses are IOVAs now; the first access misses. */
+	ring_store16(q.avail + 2, 0);
+	ring_store16(q.used + 2, 0);
+	fe.avail_idx = fe.used_seen = 0;
+	expect_ok(SET_VRING_NUM, &num, sizeof(num));
+	expect_ok(SET_VRING_BASE, &st, sizeof(st));
+	ck_assert_uint_eq(ack(SET_VRING_ADDR, &a, sizeof(a)), 0);
+	ck_assert_uint_eq(vring_fd(SET_VRING_CALL, fe.call), 0);
+	ck_assert_uint_eq(vring_fd(SET_VRING_ERR, fe.err), 0);
+	ck_assert_uint_eq(vring_fd(SET_VRING_KICK, fe.kick), 0);
+	expect_ok(SET_VRING_ENABLE, &en, sizeof(en));
+	submit_iova_request(T_IN, 7);
+	m = expect_miss(sv[0]);
+	ck_assert_uint_eq(m.iova, DESC_GPA + IOVA_OFF);
+	ck_assert_uint_eq(m.perm, 1);
+	/* Map the ring pages and the request's buffers, as a vIOMMU answers misses. */
+	ck_assert_uint_eq(iotlb_msg(2, IOVA_OFF, 0x6000, qva_of(0), 3), 0);
+	ck_assert_uint_eq(iotlb_msg(2, DATA_GPA + IOVA_OFF, 0x1000, qva_of(DATA_GPA), 3), 0);
+	ck_assert_uint_eq(wait_used(0), 513);
+	ck_assert_uint_eq(status_byte(), S_OK);
+	expect_image_in_guest(DATA_GPA, 7, 512);
+
+	/* The guest unmaps the data buffer: the next request misses on it, for write. */
+	drain_misses(sv[0]);
+	ck_assert_uint_eq(iotlb_msg(3, DATA_GPA + IOVA_OFF, 0x1000, 0, 0), 0);
+	guest_fill(DATA_GPA, 0, 512);
+	submit_iova_request(T_IN, 9);
+	m = expect_miss(sv[0]);
+	ck_assert_uint_eq(m.iova, DATA_GPA + IOVA_OFF);
+	ck_assert_uint_eq(m.perm, 2);
+	ck_assert_msg(!try_wait_used(&(uint32_t){ 0 }, &(uint32_t){ 0 }, 200),
+		      "completed while its buffer was unmapped");
+	ck_assert_uint_eq(iotlb_msg(2, DATA_GPA + IOVA_OFF, 0x1000, qva_of(DATA_GPA), 3), 0);
+	ck_assert_uint_eq(wait_used(0), 513);
+	ck_assert_uint_eq(status_byte(), S_OK);
+	expect_image_in_guest(DATA_GPA, 9, 512);
+
+	/* Mapped read-only, the device cannot write into it: the request fails, no miss. */
+	ck_assert_uint_eq(iotlb_msg(2, DATA_GPA + IOVA_OFF, 0x1000, qva_of(DATA_GPA), 1), 0);
+	submit_iova_request(T_IN, 11);
+	ck_assert_uint_eq(wait_used(0), 1);
+	ck_assert_uint_eq(status_byte(), S_IOERR);
+	/* The other direction is allowed: a write request reads the buffer. */
+	guest_fill(DATA_GPA, 0x5a, 512);
+	submit_iova_request(T_OUT, 13);
+	wait_used(0);
+	ck_assert_uint_eq(status_byte(), S_OK);
+	expect_image_bytes(13, 512, 0x5a);
+	expect_responsive();
+	close(sv[0]);
+}
+END_TEST
 
 /* ---- tests: protocol ---- */
 
@@ -2265,6 +2420,7 @@ static Suite *vhost_backend_suite(void)
 	tcase_add_test(io, test_read_write);
 	tcase_add_test(io, test_read_only);
 	tcase_add_test(io, test_scatter_gather);
+	tcase_add_test(io, test_iommu_platform);
 	tcase_add_test(memory, test_add_remove_regions);
 	tcase_add_test(memory, test_remove_last_region);
 	tcase_add_test(memory, test_hotplug_during_io);

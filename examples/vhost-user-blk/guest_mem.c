@@ -400,12 +400,13 @@ int gm_set_logging(struct guest_mem *gm, bool on)
 
 const struct vmmem_memory *gm_acquire(struct guest_mem *gm)
 {
-	const struct vmmem_memory *m = vmmem_atomic_acquire(gm->atomic);
+	/* Through the IOMMU view: the batch's accesses then all use this memory. */
+	const struct vmmem_memory *m = vmmem_iommu_acquire(gm->io);
 
 	/* Without a region no ring can be reached: rather than failing them, the queue waits
 	 * for memory (ADD_MEM_REG and SET_MEM_TABLE wake it). */
 	if (vmmem_memory_region_count(m) == 0) {
-		vmmem_atomic_release(gm->atomic, m);
+		vmmem_iommu_release(gm->io, m);
 		return NULL;
 	}
 	return m;
@@ -414,7 +415,7 @@ const struct vmmem_memory *gm_acquire(struct guest_mem *gm)
 void gm_release(struct guest_mem *gm, const struct vmmem_memory *m)
 {
 	if (m)
-		vmmem_atomic_release(gm->atomic, m);
+		vmmem_iommu_release(gm->io, m);
 }
 
 /* ---- the device IOTLB ---- */

@@ -295,8 +295,14 @@ VMMEM_EXPORT struct vmmem_atomic *vmmem_iommu_memory(const struct vmmem_iommu *i
 
 /**
  * @brief Enter a read section for a burst of accesses (a guard, as vmmem_atomic_acquire()).
- * @return the guest-physical memory now published (valid until the release), or NULL if
- *         @p io is NULL or no reader record can be had (see vmmem_atomic_acquire()).
+ *
+ * Until the release, this thread's accesses through any IOMMU view of the same swappable
+ * memory use the memory returned here, even if a writer publishes another meanwhile: a
+ * burst sees one memory from start to end. (Accesses made without this call, or inside a
+ * guard taken otherwise, use the memory published at the time of each access.)
+ * @return the guest-physical memory now published (valid until the release; a nested
+ *         acquire returns the outer one's), or NULL if @p io is NULL or no reader record
+ *         can be had (see vmmem_atomic_acquire()).
  * @par Thread safety
  * MT-Safe, lock-free. Release on the same thread.
  * @since 1.1
