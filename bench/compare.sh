@@ -199,6 +199,7 @@ declare -A companion_host=([write_4k_untracked]=write_4k_dirty)
 for n in 1 64 4096; do
 	companion_host[plain_read_obj_u64_e$n]=iommu_read_obj_u64_e$n
 	companion_host[plain_read_slice_4k_e$n]=iommu_read_slice_4k_e$n
+	companion_host[plain_cached_read_obj_u64_e$n]=iommu_cached_read_obj_u64_e$n
 done
 cases=()
 for c in "${ours_all[@]}"; do # keep the benchmark's own order
@@ -443,8 +444,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 				printf "\n"
 			}
 		}
-		split("read_obj_u64 read_slice_4k", IOP, " ")
-		for (k = 1; k <= 2; k++) {
+		split("read_obj_u64 cached_read_obj_u64 read_slice_4k", IOP, " ")
+		for (k = 1; k <= 3; k++) {
 			for (e = 1; e <= 4096; e *= 64) {
 				c = "iommu_" IOP[k] "_e" e
 				if (c in IOMMU_F)

@@ -189,6 +189,7 @@ int vmmem_iotlb_new(struct vmmem_iotlb **out, size_t max_entries, unsigned int p
 		return -ENOMEM;
 	}
 	tlb->refs = 1;
+	tlb->generation = tlb->table->gen;
 	tlb->max = max_entries;
 	tlb->policy = policy;
 	pthread_mutex_init(&tlb->writer, NULL);
@@ -367,6 +368,7 @@ int vmmem_iotlb_update(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size, ui
 	}
 	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
+	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return 0;
@@ -405,6 +407,7 @@ int vmmem_iotlb_invalidate(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size
 	evict_oldest(t, tlb->max, SIZE_MAX);
 	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
+	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return (int)(touched > INT32_MAX ? INT32_MAX : touched);
@@ -429,6 +432,7 @@ int vmmem_iotlb_invalidate_all(struct vmmem_iotlb *tlb)
 	dropped = tlb->table->count;
 	table_index(t);
 	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
+	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);
@@ -448,13 +452,56 @@ ssize_t vmmem_iotlb_count(const struct vmmem_iotlb *tlb)
 
 uint64_t vmmem_iotlb_generation(const struct vmmem_iotlb *tlb)
 {
-	uint64_t gen;
+	return tlb ? __atomic_load_n(&tlb->generation, __ATOMIC_ACQUIRE) : 0;
+}
 
-	if (!tlb || vmm_rcu_enter())
-		return 0;
-	gen = vmm_iotlb_table(tlb)->gen;
-	vmm_rcu_exit();
-	return gen;
+int vmmem_iotlb_cache_fill(struct vmmem_iotlb_cache *c, const struct vmmem_iotlb *tlb,
+			   uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa)
+{
+	const struct vmm_iotlb_table *t;
+	const struct vmm_iotlb_entry *e;
+	struct vmmem_iova_fault f;
+	uint64_t seen;
+	size_t i, n;
+	bool held;
+	int rc;
+
+	VMM_CHECK_ARG(c);
+	VMM_CHECK_ARG(tlb);
+	VMM_CHECK_ARG(gpa);
+	if (len == 0)
+		return vmm_err(-EINVAL, "iotlb cache: a range of 0 bytes");
+	if (access < VMMEM_ACCESS_READ || access > VMMEM_ACCESS_RW)
+		return vmm_err(-EINVAL, "iotlb cache: access %u is not READ, WRITE or RW", access);
+	if (vmm_range_wraps(iova, len))
+		return vmm_err(-EOVERFLOW, "iotlb cache: 0x%" PRIx64 " + 0x%" PRIx64 " passes 2^64",
+			       iova, len);
+	held = vmm_rcu_held(); /* a device holds its batch's guard: no second enter */
+	if (!held && (rc = vmm_rcu_enter()) != 0)
+		return rc;
+	/* The generation before the table: a change published in between leaves the cache
+	 * with the older value, so its next use refills. */
+	seen = __atomic_load_n(&tlb->generation, __ATOMIC_ACQUIRE);
+	t = vmm_iotlb_table(tlb);
+	i = vmm_iotlb_first_reaching(t, iova);
+	e = i < t->count ? &t->e[i] : NULL;
+	if (e && iova >= e->iova && len - 1 <= e->last - iova &&
+	    (VMM_IOTLB_PERM(e) & access) == access) {
+		*c = (struct vmmem_iotlb_cache){
+			.iotlb = tlb, .generation = &tlb->generation, .seen = seen, .iova = e->iova,
+			.last = e->last, .gpa = e->gpa, .perm = VMM_IOTLB_PERM(e),
+		};
+		*gpa = e->gpa + (iova - e->iova);
+		rc = 0;
+	} else if (vmm_iotlb_walk(t, iova, len, access, NULL, 0, &n, &f)) {
+		rc = vmm_iotlb_fault_err(&f);
+	} else {
+		rc = vmm_err(VMMEM_E_CROSSES_REGION, "iotlb cache: iova 0x%" PRIx64 " + 0x%" PRIx64
+			     " spans more than one IOTLB entry", iova, len);
+	}
+	if (!held)
+		vmm_rcu_exit();
+	return rc;
 }
 
 int vmmem_iotlb_lookup(const struct vmmem_iotlb *tlb, uint64_t iova, uint64_t len,

@@ -65,6 +65,8 @@ static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, u
 
 struct vmmem_iotlb {
 	struct vmm_iotlb_table *table; /* published with vmm_rcu_publish; never NULL */
+	uint64_t generation;           /* atomic: table->gen, stored (release) after each
+					* publish; what caller-side caches check */
 	unsigned long refs;            /* atomic */
 	pthread_mutex_t writer;        /* serialises changes */
 	size_t max;

@@ -192,6 +192,25 @@ START_TEST(test_abi_translate_cache)
 	PIN_OFF(struct vmmem_translate_cache, host, 24);
 	PIN_OFF(struct vmmem_translate_cache, read_only, 32);
 	PIN_OFF(struct vmmem_translate_cache, reserved, 36);
+	PIN_SIZE(struct vmmem_iotlb_cache, 56);
+	PIN_ALIGN(struct vmmem_iotlb_cache, 8);
+	PIN_OFF(struct vmmem_iotlb_cache, iotlb, 0);
+	PIN_OFF(struct vmmem_iotlb_cache, generation, 8);
+	PIN_OFF(struct vmmem_iotlb_cache, seen, 16);
+	PIN_OFF(struct vmmem_iotlb_cache, iova, 24);
+	PIN_OFF(struct vmmem_iotlb_cache, last, 32);
+	PIN_OFF(struct vmmem_iotlb_cache, gpa, 40);
+	PIN_OFF(struct vmmem_iotlb_cache, perm, 48);
+	PIN_OFF(struct vmmem_iotlb_cache, reserved, 52);
+	PIN_SIZE(struct vmmem_iotlb_range, 24);
+	PIN_OFF(struct vmmem_iotlb_range, iova, 0);
+	PIN_OFF(struct vmmem_iotlb_range, gpa, 8);
+	PIN_OFF(struct vmmem_iotlb_range, len, 16);
+	PIN_SIZE(struct vmmem_iova_fault, 24);
+	PIN_OFF(struct vmmem_iova_fault, iova, 0);
+	PIN_OFF(struct vmmem_iova_fault, len, 8);
+	PIN_OFF(struct vmmem_iova_fault, access, 16);
+	PIN_OFF(struct vmmem_iova_fault, error, 20);
 }
 END_TEST
 

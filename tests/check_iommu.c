@@ -283,6 +283,103 @@ START_TEST(test_iotlb_bad_input)
 }
 END_TEST
 
+/* ---- the caller-side cache ---- */
+
+START_TEST(test_iotlb_cache)
+{
+	struct vmmem_iotlb *t = new_tlb(8, VMMEM_IOTLB_EVICT_OLDEST), *t2 = new_tlb(8, 0);
+	struct vmmem_iotlb_cache c = { 0 };
+	uint64_t gpa = 0;
+
+	update_ok(t, 0x10000, 0x1000, 0x50000, RD);
+	update_ok(t, 0x11000, 0x1000, 0x90000, RW);
+	update_ok(t2, 0x10000, 0x1000, 0x70000, RW);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x10010, 8, RD, &gpa), 0);
+	ck_assert_uint_eq(gpa, 0x50010);
+	ck_assert_ptr_eq(c.iotlb, t);
+	ck_assert_uint_eq(c.iova, 0x10000);
+	ck_assert_uint_eq(c.last, 0x10fff);
+	/* A hit is answered from the cache alone: a doctored entry shows it (a fill would
+	 * answer 0x50ff8). */
+	c.gpa = 0xdead0000;
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x10ff8, 8, RD, &gpa), 0);
+	ck_assert_uint_eq(gpa, 0xdead0ff8);
+	c.seen = 0; /* a generation never seen: refilled */
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x10ff8, 8, RD, &gpa), 0);
+	ck_assert_uint_eq(gpa, 0x50ff8);
+	/* Past the entry, another access, another IOTLB: fills (and answers) afresh. */
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x10ffc, 8, RD, &gpa),
+			 VMMEM_E_CROSSES_REGION);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x10000, 8, WR, &gpa),
+			 VMMEM_E_IOTLB_DENIED);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x11000, 8, WR, &gpa), 0);
+	ck_assert_uint_eq(gpa, 0x90000);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0x10000, 8, WR, &gpa), 0);
+	ck_assert_uint_eq(gpa, 0x70000);
+	/* Any change empties it: an invalidation elsewhere, then of the entry itself. */
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x11000, 8, WR, &gpa), 0);
+	ck_assert_uint_eq(c.seen, vmmem_iotlb_generation(t));
+	ck_assert_int_eq(vmmem_iotlb_invalidate(t, 0x10000, 0x1000), 1);
+	ck_assert_uint_ne(c.seen, vmmem_iotlb_generation(t));
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x11000, 8, WR, &gpa), 0);
+	ck_assert_int_eq(vmmem_iotlb_invalidate(t, 0x11000, 0x1000), 1);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x11000, 8, WR, &gpa),
+			 VMMEM_E_IOTLB_MISS);
+	/* Bad input. */
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(NULL, t, 0, 1, RD, &gpa), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, NULL, 0, 1, RD, &gpa), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0, 1, RD, NULL), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0x10000, 0, RD, &gpa), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0x10000, 8, 0, &gpa), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0x10000, 8, 4, &gpa), -EINVAL);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, UINT64_MAX, 2, RD, &gpa), -EOVERFLOW);
+	vmmem_iotlb_unref(t);
+	vmmem_iotlb_unref(t2);
+}
+END_TEST
+
+/* Differential: the cache agrees with vmmem_iotlb_lookup on random ranges and accesses
+ * while the table changes under it. */
+START_TEST(test_iotlb_cache_differential)
+{
+	struct vmmem_iotlb *t = new_tlb(64, VMMEM_IOTLB_EVICT_OLDEST);
+	struct vmmem_iotlb_cache c = { 0 };
+	uint64_t x = 12345;
+
+	for (int k = 0; k < 20000; k++) {
+		uint64_t r, iova, len, gpa = 0;
+		unsigned int access;
+		struct vmmem_iotlb_range p[2];
+		size_t n = 0;
+		int want, got;
+
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		r = x >> 16;
+		if (k % 50 == 0)
+			update_ok(t, (r % 64) * 0x1000, 0x1000 * (1 + r % 3), (r % 97) * 0x1000,
+				  1 + (unsigned int)(r % 3));
+		if (k % 170 == 0)
+			ck_assert_int_ge(vmmem_iotlb_invalidate(t, (r % 64) * 0x1000, 0x800), 0);
+		iova = (r % (70 * 0x1000)) & ~7ull;
+		len = 1 + (r >> 20) % 16;
+		access = 1 + (unsigned int)((r >> 30) % 3);
+		want = vmmem_iotlb_lookup(t, iova, len, access, p, 2, &n, NULL);
+		got = vmmem_iotlb_translate_cached(&c, t, iova, len, access, &gpa);
+		if (want == 0 && n == 1 && p[0].len == len) {
+			/* one piece; it may still span two merged-in-GPA entries */
+			ck_assert(got == 0 || got == VMMEM_E_CROSSES_REGION);
+			if (got == 0)
+				ck_assert_uint_eq(gpa, p[0].gpa);
+		} else if (want == 0) {
+			ck_assert_int_eq(got, VMMEM_E_CROSSES_REGION);
+		} else {
+			ck_assert_int_eq(got, want);
+		}
+	}
+	vmmem_iotlb_unref(t);
+}
+END_TEST
+
 /* ---- the IOMMU view ------------------------------------------------------------------ */
 
 /* Guest memory [(0x4000, 0x2000) dirty-tracked, (0x8000, 0x1000), (0x10000, 0x1000) read-only]
@@ -892,6 +989,8 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iotlb_limit_evicts_oldest);
 	tcase_add_test(tc, test_iotlb_limit_refuses);
 	tcase_add_test(tc, test_iotlb_bad_input);
+	tcase_add_test(tc, test_iotlb_cache);
+	tcase_add_test(tc, test_iotlb_cache_differential);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("view");

@@ -216,6 +216,76 @@ VMMEM_EXPORT int vmmem_iotlb_lookup(const struct vmmem_iotlb *tlb, uint64_t iova
 				    size_t *count, struct vmmem_iova_fault *fault);
 
 /**
+ * @brief A caller-owned cache of the IOTLB entry a translation last went through, for
+ *        vmmem_iotlb_translate_cached() (one per queue or thread, like kernel vhost's
+ *        per-virtqueue metadata cache).
+ *
+ * Zero it before first use; it needs no freeing. An entry is valid while the IOTLB's
+ * generation is the one it was filled at: any update or invalidation empties every cache
+ * at its next use. Translations from it, like every translation, are to be used inside a
+ * guard (so that vmmem_atomic_synchronize() after an invalidation waits for them). The
+ * layout is part of the ABI (fields may only be appended, with the cache then growing).
+ * @since 1.1
+ */
+struct vmmem_iotlb_cache {
+	const struct vmmem_iotlb *iotlb; /**< IOTLB of the entry; NULL: empty */
+	const uint64_t *generation;      /**< that IOTLB's generation word */
+	uint64_t seen;                   /**< its value when the entry was filled */
+	uint64_t iova;                   /**< first IOVA of the entry */
+	uint64_t last;                   /**< last IOVA of the entry */
+	uint64_t gpa;                    /**< GPA of @c iova */
+	uint32_t perm;                   /**< the entry's permission */
+	uint32_t reserved;               /**< zero */
+};
+
+/**
+ * @brief Translate [iova, iova + len) through one IOTLB entry and store that entry in @p c
+ *        (the miss path; use vmmem_iotlb_translate_cached()).
+ * @param[out] gpa  the guest-physical address of @p iova.
+ * @return 0, or
+ * @retval -EINVAL               @p c, @p tlb or @p gpa is NULL, @p len is 0, bad @p access
+ * @retval -EOVERFLOW            iova + len passes 2^64
+ * @retval VMMEM_E_IOTLB_MISS    a byte is not mapped
+ * @retval VMMEM_E_IOTLB_DENIED  the entry does not allow @p access
+ * @retval VMMEM_E_CROSSES_REGION the range spans two entries (translate it piece by piece
+ *                               with vmmem_iotlb_lookup())
+ * @par Thread safety
+ * MT-Safe for distinct caches; a cache is one thread's (or guarded by its owner's lock).
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_iotlb_cache_fill(struct vmmem_iotlb_cache *c,
+					const struct vmmem_iotlb *tlb, uint64_t iova,
+					uint64_t len, unsigned int access, uint64_t *gpa);
+
+/**
+ * @brief Translate an IOVA range with a caller-side cache: a range inside the cached entry
+ *        is translated inline (an acquire load of the generation and a few compares, no
+ *        call into the library); otherwise vmmem_iotlb_cache_fill().
+ *
+ * The fastest form for a device walking its rings and buffers: translate, then access the
+ * guest-physical address with the plain calls on the memory of the caller's guard.
+ * @return as vmmem_iotlb_cache_fill().
+ * @par Thread safety
+ * As vmmem_iotlb_cache_fill().
+ * @since 1.1
+ */
+static inline int vmmem_iotlb_translate_cached(struct vmmem_iotlb_cache *c,
+					       const struct vmmem_iotlb *tlb, uint64_t iova,
+					       uint64_t len, unsigned int access, uint64_t *gpa)
+{
+	/* iova below c->iova wraps to a huge offset: one compare covers both ends; len 0
+	 * wraps too and goes to the fill, which refuses it. */
+	if (c && gpa && c->iotlb == tlb && tlb &&
+	    __atomic_load_n(c->generation, __ATOMIC_ACQUIRE) == c->seen &&
+	    iova - c->iova <= c->last - c->iova && len - 1 <= c->last - iova &&
+	    (c->perm & access) == access && access - 1 < 3) {
+		*gpa = c->gpa + (iova - c->iova);
+		return 0;
+	}
+	return vmmem_iotlb_cache_fill(c, tlb, iova, len, access, gpa);
+}
+
+/**
  * @brief Called on a miss or refusal: resolve it and return 0 to retry the lookup, or
  *        return -EAGAIN when the answer comes later (the access then fails with the miss
  *        error), or another negative errno to fail the access with it.
