@@ -78,6 +78,8 @@ static void reader_thread_exit(void *arg)
 	struct vmm_reader *r = arg;
 
 	vmm_reader_self = NULL;
+	vmm_section_hint.owner = NULL;
+	vmm_section_pin.owner = NULL;
 	r->nest = 0;
 	__atomic_store_n(&r->active, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&r->in_use, 0, __ATOMIC_RELEASE);

@@ -426,10 +426,18 @@ static int value_gpa(struct vmmem_iommu *io, const struct section *s, uint64_t i
 		return 0;
 	}
 	rc = translate_one(io, s, iova, size, access, gpa, &t);
-	if (rc == 0 && t)
-		rc = vmm_err(VMMEM_E_CROSSES_REGION, "iommu: the %u-byte value at iova 0x%" PRIx64
-			     " straddles two IOTLB entries that are not contiguous in guest memory",
-			     size, iova);
+	if (rc == 0 && t) {
+		/* Several entries: fine if they continue each other in guest memory. */
+		struct vmmem_iotlb_range p;
+		size_t n = 0;
+
+		if (vmm_iotlb_walk(t, iova, size, access, &p, 1, &n, NULL) == 0 && n == 1)
+			*gpa = p.gpa;
+		else
+			rc = vmm_err(VMMEM_E_CROSSES_REGION, "iommu: the %u-byte value at iova 0x%" PRIx64
+				     " straddles two IOTLB entries that are not contiguous in guest "
+				     "memory", size, iova);
+	}
 	return rc;
 }
 
@@ -684,9 +692,12 @@ static int views(struct vmmem_iommu *io, uint64_t iova, uint64_t len, unsigned i
 	if (len == 0)
 		return 0;
 	rc = for_each_piece(io, &s, iova, len, access, PIECE_VIEWS, &v);
-	*count = v.count;
-	if (!rc && v.short_of_room)
-		rc = vmm_err(-ENOBUFS, "iommu: %zu views needed, room for %zu", v.count, max);
+	if (!rc && v.short_of_room) {
+		*count = v.count;
+		return vmm_err(-ENOBUFS, "iommu: %zu views needed, room for %zu", v.count, max);
+	}
+	/* On a hole or a read-only piece, the usable prefix: never more than was written. */
+	*count = v.count < max ? v.count : max;
 	return rc;
 }
 
@@ -763,8 +774,9 @@ static ssize_t fd_transfer(struct vmmem_iommu *io, uint64_t iova, int fd, size_t
 	return f.error < 0 ? f.error : (ssize_t)f.done;
 }
 
-/* The exact variants: the range is translated (and checked) once by the first call; the
- * loop goes on from the exact IOVA and file offset reached. */
+/* The exact variants: each round translates what is left and goes on from the exact IOVA
+ * and file offset reached; a hole or read-only piece after some progress ends it as a
+ * partial transfer, as the plain calls do. */
 static int fd_exact(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len, off_t offset,
 		    size_t *done, bool to_guest)
 {
@@ -779,6 +791,11 @@ static int fd_exact(struct vmmem_iommu *io, uint64_t iova, int fd, size_t len, o
 
 		if (r < 0) {
 			rc = (int)r;
+			if (got && (r == VMMEM_E_UNMAPPED || r == VMMEM_E_READ_ONLY))
+				rc = vmm_err(VMMEM_E_PARTIAL, "iommu: %s stopped after %zu of %zu bytes "
+					     "at iova 0x%" PRIx64 ": %s",
+					     to_guest ? "read from fd" : "write to fd", got, len,
+					     iova, vmmem_strerror((int)r));
 			break;
 		}
 		if (r == 0) {

@@ -37,6 +37,8 @@ static struct vmm_iotlb_table *table_new(size_t cap)
 	}
 	t->gen = __atomic_fetch_add(&next_gen, 1, __ATOMIC_RELAXED);
 	t->count = 0;
+	t->base = t->span = 0;
+	t->shift = 0;
 	t->bucket = (uint32_t *)&t->e[cap];
 	return t;
 }

@@ -325,6 +325,12 @@ START_TEST(test_iotlb_cache)
 	ck_assert_int_eq(vmmem_iotlb_invalidate(t, 0x11000, 0x1000), 1);
 	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t, 0x11000, 8, WR, &gpa),
 			 VMMEM_E_IOTLB_MISS);
+	/* Length 0 is refused even against an entry covering the whole space. */
+	update_ok(t2, 0, UINT64_C(1) << 63, 0, RD);
+	update_ok(t2, UINT64_C(1) << 63, UINT64_C(1) << 63, UINT64_C(1) << 63, RD);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0, 8, RD, &gpa), 0);
+	ck_assert_uint_eq(c.last, UINT64_MAX);
+	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, t2, 0, 0, RD, &gpa), -EINVAL);
 	/* Bad input. */
 	ck_assert_int_eq(vmmem_iotlb_translate_cached(NULL, t, 0, 1, RD, &gpa), -EINVAL);
 	ck_assert_int_eq(vmmem_iotlb_translate_cached(&c, NULL, 0, 1, RD, &gpa), -EINVAL);
@@ -566,6 +572,13 @@ START_TEST(test_iommu_values)
 	ck_assert_uint_eq(u32, 0xdeadbeef);
 	ck_assert_uint_eq(u64, 0x0123456789abcdefull);
 	ck_assert_uint_eq(*(uint64_t *)host(0x4008), 0x0123456789abcdefull);
+	/* Two entries (their permissions differ, so they do not merge) that continue each
+	 * other in guest memory hold one value. */
+	update_ok(fx.t, 0xd00000, 0xffc, 0x8000, RW);
+	update_ok(fx.t, 0xd00ffc, 0x4, 0x8ffc, RD);
+	ck_assert_int_eq(vmmem_iommu_load_u64(fx.io, 0xd00ff8, VMMEM_ORDER_RELAXED, &u64), 0);
+	ck_assert_int_eq(vmmem_iommu_store_u64(fx.io, 0xd00ff8, 1, VMMEM_ORDER_RELAXED),
+			 VMMEM_E_IOTLB_DENIED);
 	/* Straddling two entries that are not contiguous in guest memory. */
 	ck_assert_int_eq(vmmem_iommu_load_u64(fx.io, 0x500ffc, VMMEM_ORDER_RELAXED, &u64),
 			 VMMEM_E_CROSSES_REGION);
@@ -735,6 +748,15 @@ START_TEST(test_iommu_fd_io)
 			 VMMEM_E_IOTLB_MISS);
 	ck_assert_uint_eq(done, 0);
 	ck_assert_int_eq(vmmem_iommu_read_exact_from_fd(NULL, 0, fd, 1, 0, NULL), -EINVAL);
+	/* A guest-physical hole after progress is a partial transfer (GPA 0x6000 ends the
+	 * first region). */
+	update_ok(fx.t, 0x900000, 0x2000, 0x5000, RW);
+	ck_assert_int_eq(vmmem_iommu_read_exact_from_fd(fx.io, 0x900000, fd, 0x2000, 0, &done),
+			 VMMEM_E_PARTIAL);
+	ck_assert_uint_eq(done, 0x1000);
+	ck_assert_int_eq(vmmem_iommu_write_all_to_fd(fx.io, 0x900000, fd, 0x2000, 0, &done),
+			 VMMEM_E_PARTIAL);
+	ck_assert_uint_eq(done, 0x1000);
 	close(fd);
 }
 END_TEST

@@ -149,7 +149,9 @@ VMMEM_EXPORT int vmmem_iotlb_update(struct vmmem_iotlb *tlb, uint64_t iova, uint
 
 /**
  * @brief Remove every translation of IOVAs [iova, iova + size); entries that reach beyond
- *        it keep their other parts.
+ *        it keep their other parts. If splitting an entry in two would pass the limit, the
+ *        oldest entry is dropped as well, whatever the policy (a cache may forget; it may
+ *        not keep a revoked translation for want of room).
  * @return the number of entries removed or trimmed (0: nothing was mapped there, which is
  *         not an error: a vIOMMU invalidates ranges a device never asked for), or
  * @retval -EINVAL               @p tlb is NULL
@@ -173,7 +175,8 @@ VMMEM_EXPORT int vmmem_iotlb_invalidate(struct vmmem_iotlb *tlb, uint64_t iova, 
 VMMEM_EXPORT int vmmem_iotlb_invalidate_all(struct vmmem_iotlb *tlb);
 
 /**
- * @brief Number of entries now. @return the count, or -EINVAL (@p tlb NULL).
+ * @brief Number of entries now. @return the count, or -EINVAL (@p tlb NULL), or -ENOMEM
+ *        (this thread's first read section found no reader record).
  * @par Thread safety
  * MT-Safe.
  * @since 1.1
@@ -207,6 +210,7 @@ VMMEM_EXPORT uint64_t vmmem_iotlb_generation(const struct vmmem_iotlb *tlb);
  * @retval -EOVERFLOW           iova + len passes 2^64
  * @retval VMMEM_E_IOTLB_MISS   a byte is not mapped (message and @p fault name the gap)
  * @retval VMMEM_E_IOTLB_DENIED an entry does not allow @p access (names the entry's part)
+ * @retval -ENOMEM              this thread's first read section found no reader record
  * @par Thread safety
  * MT-Safe, lock-free.
  * @since 1.1
@@ -249,6 +253,7 @@ struct vmmem_iotlb_cache {
  * @retval VMMEM_E_IOTLB_DENIED  the entry does not allow @p access
  * @retval VMMEM_E_CROSSES_REGION the range spans two entries (translate it piece by piece
  *                               with vmmem_iotlb_lookup())
+ * @retval -ENOMEM               this thread's first read section found no reader record
  * @par Thread safety
  * MT-Safe for distinct caches; a cache is one thread's (or guarded by its owner's lock).
  * @since 1.1
@@ -274,9 +279,11 @@ static inline int vmmem_iotlb_translate_cached(struct vmmem_iotlb_cache *c,
 					       uint64_t len, unsigned int access, uint64_t *gpa)
 {
 	/* iova below c->iova wraps to a huge offset: one compare covers both ends; len 0
-	 * wraps too and goes to the fill, which refuses it. */
-	if (c && gpa && c->iotlb == tlb && tlb &&
-	    __atomic_load_n(c->generation, __ATOMIC_ACQUIRE) == c->seen &&
+	 * goes to the fill, which refuses it. The generation load is sequentially consistent
+	 * (a plain load on x86): where readers fence instead of relying on membarrier it must
+	 * not pass the reader's epoch store (an AArch64 LDAPR could). */
+	if (c && gpa && len && c->iotlb == tlb && tlb &&
+	    __atomic_load_n(c->generation, __ATOMIC_SEQ_CST) == c->seen &&
 	    iova - c->iova <= c->last - c->iova && len - 1 <= c->last - iova &&
 	    (c->perm & access) == access && access - 1 < 3) {
 		*gpa = c->gpa + (iova - c->iova);
@@ -366,10 +373,11 @@ VMMEM_EXPORT struct vmmem_atomic *vmmem_iommu_memory(const struct vmmem_iommu *i
 /**
  * @brief Enter a read section for a burst of accesses (a guard, as vmmem_atomic_acquire()).
  *
- * Until the release, this thread's accesses through any IOMMU view of the same swappable
- * memory use the memory returned here, even if a writer publishes another meanwhile: a
- * burst sees one memory from start to end. (Accesses made without this call, or inside a
- * guard taken otherwise, use the memory published at the time of each access.)
+ * Until this thread's outermost guard ends, its accesses through any IOMMU view of the same
+ * swappable memory use the memory returned here, even if a writer publishes another
+ * meanwhile: a burst sees one memory from start to end. One swappable memory per thread is
+ * pinned so, the first acquired; accesses through views of other swappable memories, and
+ * accesses made without this call, use the memory published at the time of each access.
  * @return the guest-physical memory now published (valid until the release; a nested
  *         acquire returns the outer one's), or NULL if @p io is NULL or no reader record
  *         can be had (see vmmem_atomic_acquire()).
@@ -397,6 +405,7 @@ VMMEM_EXPORT void vmmem_iommu_release(struct vmmem_iommu *io, const struct vmmem
  * @retval VMMEM_E_IOTLB_MISS     @p iova is not mapped (after the miss handler)
  * @retval VMMEM_E_IOTLB_DENIED   its entry does not allow @p access
  * @retval -ELOOP                 the miss handler kept returning 0 without resolving
+ * @retval -errno                 what the miss handler returned (other than 0 and -EAGAIN)
  * @retval VMMEM_E_UNMAPPED       the guest-physical address is in no region
  * @retval VMMEM_E_READ_ONLY      write access to a read-only region
  * @par Thread safety
@@ -577,8 +586,10 @@ VMMEM_EXPORT ssize_t vmmem_iommu_write_to_fd(struct vmmem_iommu *io, uint64_t io
  * @brief Read exactly @p len bytes from @p fd into guest memory at IOVA @p iova (needs
  *        WRITE), looping over short reads from where the previous one stopped.
  * @param[out] done bytes read, also on failure; may be NULL.
- * @return 0, ::VMMEM_E_PARTIAL (end of file or a guest-physical hole after *done bytes), or
- *         the errors of vmmem_iommu_read_from_fd() (a translation failure moves no byte).
+ * @return 0, ::VMMEM_E_PARTIAL (end of file, or a guest-physical hole or read-only region
+ *         after *done bytes), or the errors of vmmem_iommu_read_from_fd(). Each round
+ *         translates what is left, so a miss after some progress is returned with *done
+ *         set (the first round's moves no byte).
  * @par Thread safety
  * MT-Safe.
  * @since 1.1
