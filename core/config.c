@@ -11,12 +11,13 @@
 /* The keys every region takes, whatever its provider. */
 enum common_key {
 	KEY_GPA, KEY_SIZE, KEY_PREALLOC, KEY_THREADS, KEY_DUMP, KEY_MERGE, KEY_RO,
-	KEY_DIRTY, KEY_DIRTY_PAGE,
+	KEY_DIRTY, KEY_DIRTY_PAGE, KEY_LOCK,
 };
 static const char *const common_keys[] = {
 	[KEY_GPA] = "gpa",     [KEY_SIZE] = "size", [KEY_PREALLOC] = "prealloc",
 	[KEY_THREADS] = "prealloc-threads", [KEY_DUMP] = "dump", [KEY_MERGE] = "merge",
 	[KEY_RO] = "readonly", [KEY_DIRTY] = "dirty-log", [KEY_DIRTY_PAGE] = "dirty-page-size",
+	[KEY_LOCK] = "lock",
 };
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))
 
@@ -278,6 +279,17 @@ static int check_region(struct vmm_cfg_region *r)
 				return value_error(o, "a power of two of at least 4096 (e.g. 4K, 2M)");
 			r->dirty_page_size = v;
 			break;
+		case KEY_LOCK: { /* QEMU's mem-lock vocabulary: on, off, on-fault */
+			bool b;
+
+			if (!strcmp(o->value, "on-fault"))
+				r->lock = VMM_LOCK_ON_FAULT;
+			else if (vmm_parse_bool(o->value, &b) == 0)
+				r->lock = b ? VMM_LOCK_ON : VMM_LOCK_OFF;
+			else
+				return value_error(o, "on, off or on-fault");
+			break;
+		}
 		case KEY_THREADS:
 			if (vmm_parse_uint(o->value, &v) || v == 0 || v > UINT32_MAX)
 				return value_error(o, "a thread count of at least 1");

@@ -14,6 +14,9 @@ struct vmm_cfg_option {
 	bool common; /* one of the core's keys (gpa, size, prealloc, ...) */
 };
 
+/* lock=: keep the region's pages in RAM (mlock2), all at once or as they are touched. */
+enum vmm_lock { VMM_LOCK_OFF, VMM_LOCK_ON, VMM_LOCK_ON_FAULT };
+
 struct vmm_cfg_region {
 	char *provider;
 	size_t pos; /* byte offset of the provider name */
@@ -29,6 +32,7 @@ struct vmm_cfg_region {
 	bool readonly;
 	bool dirty_log;
 	uint64_t dirty_page_size; /* 0: the default (4 KiB) */
+	enum vmm_lock lock;
 };
 
 struct vmmem_config {

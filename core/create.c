@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Regions and memories from config strings: each config region is resolved against its
  * provider's options, mapped by the provider, checked, finished with the common keys the
- * core handles (dump, merge, prealloc, dirty-log) and wrapped in a region. */
+ * core handles (dump, merge, prealloc, lock, dirty-log) and wrapped in a region. */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 #include <vmmem/dirty.h>
 #include <vmmem/memory.h>
@@ -36,7 +39,44 @@ static int check_mapping(const struct vmmem_provider *p, const struct vmmem_mapp
 	return 0;
 }
 
-/* Apply the common keys the core handles (dump, merge, prealloc) to a fresh mapping. */
+/* lock=on|on-fault: mlock2 after prealloc (QEMU's order), so a prealloc's threads do the
+ * populating and lock=on only pins what is there. The caller unmaps on failure, which also
+ * drops a partial lock. */
+static int lock_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
+{
+	struct rlimit lim = { 0, 0 };
+	int err;
+
+	if (cr->lock == VMM_LOCK_OFF)
+		return 0;
+	if (mlock2(m->addr, (size_t)m->length, cr->lock == VMM_LOCK_ON_FAULT ? MLOCK_ONFAULT : 0) == 0)
+		return 0;
+	err = errno;
+	/* Without mlock2 (before Linux 4.4, or valgrind), lock=on is plain mlock; on-fault has
+	 * no equivalent and fails with ENOSYS below. */
+	if (err == ENOSYS && cr->lock == VMM_LOCK_ON) {
+		if (mlock(m->addr, (size_t)m->length) == 0)
+			return 0;
+		err = errno;
+	}
+	/* glibc turns a missing mlock2 with flags into EINVAL. */
+	if (cr->lock == VMM_LOCK_ON_FAULT && (err == ENOSYS || err == EINVAL))
+		return vmm_err(-ENOSYS, "config position %zu: lock=on-fault needs mlock2 with "
+			       "MLOCK_ONFAULT (Linux 4.4), which this system lacks", cr->pos);
+	getrlimit(RLIMIT_MEMLOCK, &lim);
+	if (err == ENOMEM || err == EPERM || err == EAGAIN)
+		return vmm_err(-err, "config position %zu: lock=%s: mlock2 of %llu bytes failed: %s "
+			       "(RLIMIT_MEMLOCK is %llu bytes; raise it with ulimit -l or "
+			       "LimitMEMLOCK=, or give the process CAP_IPC_LOCK)",
+			       cr->pos, cr->lock == VMM_LOCK_ON ? "on" : "on-fault",
+			       (unsigned long long)m->length, strerror(err),
+			       (unsigned long long)lim.rlim_cur);
+	return vmm_err(-err, "config position %zu: lock=%s: mlock2: %s", cr->pos,
+		       cr->lock == VMM_LOCK_ON ? "on" : "on-fault", strerror(err));
+}
+
+/* Apply the common keys the core handles (dump, merge, prealloc, lock) to a fresh
+ * mapping. */
 static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
 {
 	if (!cr->dump && madvise(m->addr, m->length, MADV_DONTDUMP) < 0)
@@ -47,9 +87,13 @@ static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_ma
 			       "config position %zu: merge=on: madvise(MADV_MERGEABLE): %m "
 			       "(is KSM available?)",
 			       cr->pos);
-	if (cr->prealloc)
-		return vmm_prealloc(m->addr, m->length, m->page_size, cr->prealloc_threads);
-	return 0;
+	if (cr->prealloc) {
+		int rc = vmm_prealloc(m->addr, m->length, m->page_size, cr->prealloc_threads);
+
+		if (rc)
+			return rc;
+	}
+	return lock_mapping(cr, m);
 }
 
 /* The region's config string, kept for snapshots ("provider:key=value,..."), with ',' and

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -238,6 +240,148 @@ START_TEST(test_prealloc_needs_reserve)
 }
 END_TEST
 
+/* ---- lock=on|on-fault (mlock2) ---- */
+
+/* The "Locked:" kB /proc/self/smaps reports for the mapping (VMA) holding p. */
+static long locked_kb(const void *p)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/smaps", "r");
+	bool in = false;
+	long kb = -1;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long start, end;
+
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
+			in = (uintptr_t)p >= start && (uintptr_t)p < end;
+		else if (in && sscanf(line, "Locked: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+START_TEST(test_lock_on)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_region *r = create_ok(ctx, "anon:gpa=0,size=2M,lock=on");
+	struct vmmem_region *m = create_ok(ctx, "memfd:gpa=0,size=1M,lock=on,prealloc=on");
+
+	/* Every page resident and locked at once. */
+	ck_assert_uint_eq(resident_pages(vmmem_region_host(r), vmmem_region_size(r)), all_pages(r));
+	ck_assert_int_eq(locked_kb(vmmem_region_host(r)), 2048);
+	ck_assert_int_eq(locked_kb(vmmem_region_host(m)), 1024);
+	assert_zero(r);
+	vmmem_region_unref(r);
+	vmmem_region_unref(m);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+START_TEST(test_lock_on_fault)
+{
+	struct vmmem_ctx *ctx;
+	struct vmmem_region *r;
+	uint8_t *p;
+
+	/* MLOCK_ONFAULT needs mlock2 (Linux 4.4); valgrind 3.19 does not know the call. */
+	if (mlock2(&ctx, 1, MLOCK_ONFAULT) != 0 && (errno == ENOSYS || errno == EINVAL)) {
+		printf("SKIP test_lock_on_fault: no mlock2 here (valgrind?)\n");
+		ctx = new_ctx();
+		ck_assert_int_eq(vmmem_region_create(&r, ctx, "anon:gpa=0,size=2M,lock=on-fault"),
+				 -ENOSYS);
+		vmmem_ctx_unref(ctx);
+		return;
+	}
+	munlock(&ctx, 1);
+	ctx = new_ctx();
+	r = create_ok(ctx, "anon:gpa=0,size=2M,lock=on-fault");
+	p = vmmem_region_host(r);
+
+	/* Locked as touched: nothing yet, then the pages written. */
+	ck_assert_uint_eq(resident_pages(p, vmmem_region_size(r)), 0);
+	ck_assert_int_eq(locked_kb(p), 0);
+	p[0] = 1;
+	p[tu_page_size()] = 1;
+	ck_assert_int_ge(locked_kb(p), (long)(2 * tu_page_size() / 1024));
+	vmmem_region_unref(r);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+/* Over RLIMIT_MEMLOCK (a process without CAP_IPC_LOCK: the child drops root): a clear
+ * error naming the limit, and nothing left behind. */
+START_TEST(test_lock_over_rlimit)
+{
+	pid_t pid;
+	int status = 0, fds[2];
+	char result = 'x';
+
+	ck_assert_int_eq(pipe(fds), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct rlimit lim = { 64 * 1024, 64 * 1024 };
+		struct vmmem_ctx *ctx = NULL;
+		struct vmmem_region *r = (struct vmmem_region *)1;
+		int rc;
+
+		/* The verdict goes through the pipe: under valgrind the child's exit status
+		 * reports the parent's heap it inherited as leaked. */
+		close(fds[0]);
+		if (setrlimit(RLIMIT_MEMLOCK, &lim) || (getuid() == 0 && setuid(65534)))
+			result = '2';
+		else if (vmmem_ctx_new(&ctx))
+			result = '3';
+		else if ((rc = vmmem_region_create(&r, ctx, "anon:gpa=0,size=4M,lock=on")) >= 0 ||
+			 r != NULL)
+			result = '4';
+		else if (!strstr(vmmem_errormsg(), "RLIMIT_MEMLOCK is 65536 bytes") ||
+			 !strstr(vmmem_errormsg(), "lock=on"))
+			result = '5';
+		else
+			result = '0';
+		vmmem_ctx_unref(ctx);
+		if (write(fds[1], &result, 1) != 1)
+			_exit(7);
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &result, 1), 1);
+	close(fds[0]);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(result == '0', "child verdict %c: %s", result,
+		      result == '5' ? "the message does not name the limit" : "see the code");
+	ck_assert(WIFEXITED(status));
+}
+END_TEST
+
+START_TEST(test_lock_bad_values)
+{
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_region *r = NULL;
+	static const char *const bad[] = { "anon:gpa=0,size=1M,lock=maybe",
+					   "anon:gpa=0,size=1M,lock=",
+					   "anon:gpa=0,size=1M,lock=on,lock=off",
+					   "anon:gpa=0,size=1M,lock=onfault" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = vmmem_region_create(&r, ctx, bad[i]);
+
+		ck_assert_msg(rc == VMMEM_E_CONFIG_VALUE || rc == VMMEM_E_CONFIG_KEY ||
+			      rc == VMMEM_E_CONFIG_SYNTAX, "'%s': %d", bad[i], rc);
+		ck_assert_ptr_null(r);
+		ck_assert_ptr_nonnull(strstr(vmmem_errormsg(), "config position"));
+	}
+	r = create_ok(ctx, "anon:gpa=0,size=1M,lock=off");
+	ck_assert_int_eq(locked_kb(vmmem_region_host(r)), 0);
+	vmmem_region_unref(r);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
 static Suite *prealloc_suite(void)
 {
 	Suite *s = suite_create("prealloc");
@@ -251,6 +395,10 @@ static Suite *prealloc_suite(void)
 	tcase_add_test(tc, test_prealloc_hugetlb_memfd);
 	tcase_add_test(tc, test_prealloc_hugetlbfs);
 	tcase_add_test(tc, test_prealloc_needs_reserve);
+	tcase_add_test(tc, test_lock_on);
+	tcase_add_test(tc, test_lock_on_fault);
+	tcase_add_test(tc, test_lock_over_rlimit);
+	tcase_add_test(tc, test_lock_bad_values);
 	suite_add_tcase(s, tc);
 	return s;
 }

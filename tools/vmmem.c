@@ -102,7 +102,7 @@ static int cmd_providers(struct vmmem_ctx *ctx)
 		}
 	}
 	printf("\nkeys every region takes: gpa, size (required), prealloc, prealloc-threads, dump, "
-	       "merge, readonly\n");
+	       "merge, readonly, lock (off, on, on-fault), dirty-log, dirty-page-size\n");
 	if (failed)
 		fprintf(stderr, "vmmem: %zu plugin%s failed to load; last: %s\n", failed,
 			failed == 1 ? "" : "s", vmmem_errormsg());

@@ -23,6 +23,8 @@
  * | dump | bool | on | off: MADV_DONTDUMP, keep guest memory out of core dumps |
  * | merge | bool | off | on: MADV_MERGEABLE (KSM) |
  * | readonly | bool | off | guest writes through libvmmem are refused |
+ * | lock | off/on/on-fault | off | mlock2 the pages (on-fault: MLOCK_ONFAULT, as they are
+ *   touched), after prealloc; over RLIMIT_MEMLOCK the error names the limit |
  * | dirty-log | bool | off | track written pages (vmmem/dirty.h) |
  * | dirty-page-size | size | 4K | bytes per dirty bit: a power of two >= 4K (needs dirty-log=on) |
  *
