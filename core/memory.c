@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause */
 /* Guest memory: building the sorted region set and its index, lookup, copy-on-write edits. */
+#define _GNU_SOURCE /* qsort_r */
 #include "memory.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include <vmmem/share.h>
 
 #include "error.h"
 #include "vlog.h"
@@ -43,6 +46,41 @@ static int sort_and_check(struct vmmem_region **regions, size_t count)
 				       (unsigned long long)vmm_region_last(a),
 				       (unsigned long long)b->gpa,
 				       (unsigned long long)vmm_region_last(b));
+	}
+	return 0;
+}
+
+/* Sender-address order of the imported regions among @sorted: indices into it, checked
+ * for overlap. Returns the count in *n. */
+static int compare_peer(const void *a, const void *b, void *arg)
+{
+	struct vmmem_region *const *sorted = arg;
+	uint64_t pa = sorted[*(const uint32_t *)a]->peer_addr;
+	uint64_t pb = sorted[*(const uint32_t *)b]->peer_addr;
+
+	return (pa > pb) - (pa < pb);
+}
+
+static int peer_order(struct vmmem_region *const *sorted, size_t count, uint32_t *order,
+		      uint32_t *n)
+{
+	*n = 0;
+	for (size_t i = 0; i < count; i++)
+		if (sorted[i]->has_peer)
+			order[(*n)++] = (uint32_t)i;
+	qsort_r(order, *n, sizeof(*order), compare_peer, (void *)sorted);
+	for (uint32_t k = 1; k < *n; k++) {
+		const struct vmmem_region *a = sorted[order[k - 1]], *b = sorted[order[k]];
+
+		/* a's sender range [peer, peer + size) must end before b's begins; a range
+		 * that wraps 2^64 overlaps whatever follows. */
+		if (a->size - 1 > UINT64_MAX - a->peer_addr || a->peer_addr + (a->size - 1) >= b->peer_addr)
+			return vmm_err(VMMEM_E_OVERLAP,
+				       "the sender address ranges of the regions at GPA 0x%llx and "
+				       "0x%llx overlap (0x%llx + 0x%llx, 0x%llx)",
+				       (unsigned long long)a->gpa, (unsigned long long)b->gpa,
+				       (unsigned long long)a->peer_addr, (unsigned long long)a->size,
+				       (unsigned long long)b->peer_addr);
 	}
 	return 0;
 }
@@ -113,12 +151,22 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 			       "memory: the vhost log (%llu bytes) does not cover GPA 0x%llx",
 			       (unsigned long long)vlog->size, (unsigned long long)last_addr);
 	uint64_t map_len;
+	uint32_t npeer = 0;
+	int rc;
 
 	m = index_alloc(sizeof(*m) + (count + 1) * sizeof(struct vmm_slot) +
-			(nbuckets + 1) * sizeof(uint32_t), &map_len);
+			(nbuckets + 1 + count) * sizeof(uint32_t), &map_len);
 	if (!m)
 		return vmm_err(-ENOMEM, "memory: out of memory for %zu regions", count);
 	m->map_len = map_len;
+	m->bucket = (uint32_t *)&m->slots[count + 1];
+	m->peer = m->bucket + nbuckets + 1;
+	rc = peer_order(sorted, count, m->peer, &npeer);
+	if (rc) {
+		index_free(m);
+		return rc;
+	}
+	m->npeer = npeer;
 	m->refs = 1;
 	m->vlog = vmmem_vhost_log_ref(vlog);
 	m->count = (uint32_t)count;
@@ -126,7 +174,6 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 	m->base = base;
 	m->nbuckets = nbuckets;
 	m->last_addr = last_addr;
-	m->bucket = (uint32_t *)&m->slots[count + 1];
 	m->slots[count] = (struct vmm_slot){ .gpa = UINT64_MAX, .last = UINT64_MAX };
 	for (size_t i = 0; i < count; i++) {
 		struct vmmem_region *r = vmmem_region_ref(sorted[i]);
@@ -385,4 +432,46 @@ struct vmmem_vhost_log *
 vmmem_memory_vhost_log(const struct vmmem_memory *m)
 {
 	return m ? m->vlog : NULL;
+}
+
+int
+vmmem_memory_translate_peer(const struct vmmem_memory *m, uint64_t addr, uint64_t len,
+			    uint64_t *gpa)
+{
+	uint32_t lo = 0, n;
+
+	VMM_CHECK_ARG(m);
+	VMM_CHECK_ARG(gpa);
+	if (len == 0)
+		return vmm_err(-EINVAL, "translate_peer: a range of 0 bytes");
+	if (vmm_range_wraps(addr, len))
+		return vmm_err(-EOVERFLOW, "translate_peer: 0x%llx + 0x%llx passes 2^64",
+			       (unsigned long long)addr, (unsigned long long)len);
+	/* The last region whose sender address is at or below addr. */
+	n = m->npeer;
+	while (n > 1) {
+		uint32_t half = n / 2;
+		const struct vmmem_region *r = vmm_slot_region(&m->slots[m->peer[lo + half]]);
+
+		if (r->peer_addr <= addr)
+			lo += half;
+		n -= half;
+	}
+	if (m->npeer) {
+		const struct vmmem_region *r = vmm_slot_region(&m->slots[m->peer[lo]]);
+		uint64_t off = addr - r->peer_addr;
+
+		if (addr >= r->peer_addr && off < r->size) {
+			if (len - 1 > r->size - 1 - off)
+				return vmm_err(VMMEM_E_CROSSES_REGION,
+					       "sender address 0x%llx + 0x%llx runs past its region "
+					       "(GPA 0x%llx, 0x%llx bytes)",
+					       (unsigned long long)addr, (unsigned long long)len,
+					       (unsigned long long)r->gpa, (unsigned long long)r->size);
+			*gpa = r->gpa + off;
+			return 0;
+		}
+	}
+	return vmm_err(VMMEM_E_UNMAPPED, "sender address 0x%llx is in no imported region",
+		       (unsigned long long)addr);
 }

@@ -57,6 +57,8 @@ struct vmmem_memory {
 	struct vmmem_vhost_log *vlog; /* with a reference, or NULL: writes also set its bits */
 	uint64_t map_len;       /* size of the huge-page mapping holding this, 0 if malloc'd */
 	uint32_t *bucket;
+	uint32_t npeer;         /* imported regions (with a sender address) */
+	uint32_t *peer;         /* their slot indices sorted by sender address (after bucket[]) */
 	struct vmm_slot slots[]; /* count entries, a sentinel (gpa = 2^64 - 1), the buckets */
 };
 

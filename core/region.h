@@ -36,6 +36,8 @@ struct vmmem_region {
 	struct vmmem_mapping mapping;    /* what the provider made, for destroy/discard */
 	struct vmm_dirty *dirty_all;     /* every bitmap made for the region (freed with it) */
 	char *spec;         /* the config string it was created from (owned), or NULL */
+	uint64_t peer_addr; /* the sender's address of gpa (vhost-user userspace_addr) */
+	bool has_peer;      /* imported: peer_addr is set */
 	unsigned long refs; /* atomic */
 };
 

@@ -169,6 +169,8 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		.discard = VMM_DISCARD_SHARED_FD,
 		.unmap_addr = p,
 		.unmap_len = map_len,
+		.peer_addr = desc->userspace_addr,
+		.has_peer = true,
 	};
 	rc = vmm_region_alloc(out, &tmpl);
 	if (rc) {
@@ -176,4 +178,16 @@ vmmem_region_import(struct vmmem_region **out, const struct vmmem_vhost_region *
 		munmap(p, map_len);
 	}
 	return rc;
+}
+
+int
+vmmem_region_peer_addr(const struct vmmem_region *r, uint64_t *addr)
+{
+	VMM_CHECK_ARG(r);
+	VMM_CHECK_ARG(addr);
+	if (!r->has_peer)
+		return vmm_err(-ENOENT, "the region at GPA 0x%llx was not imported: it has no "
+			       "sender address", (unsigned long long)r->gpa);
+	*addr = r->peer_addr;
+	return 0;
 }

@@ -637,6 +637,81 @@ START_TEST(test_share_import_bad_args)
 }
 END_TEST
 
+/* Sender addresses (vhost-user QVAs): kept by import, looked up through a memory. */
+START_TEST(test_share_peer_addresses)
+{
+	/* Five regions, GPA order and sender-address order differ. */
+	static const uint64_t gpa[] = { 0, 0x100000, 0x200000, 0x400000, 0x800000 };
+	static const uint64_t qva[] = { 0x7f0000500000, 0x7f0000100000, 0x7f0000900000,
+					0x7f0000000000, 0x7f0000300000 };
+	struct vmmem_region *r[6];
+	struct vmmem_memory *m = NULL, *m2 = NULL;
+	int fd = memfd_with_seals(64 * KiB, SEAL_ALL);
+	uint64_t out = 0;
+
+	for (int i = 0; i < 5; i++) {
+		struct vmmem_vhost_region d = desc_of(gpa[i], 64 * KiB, 0);
+
+		d.userspace_addr = qva[i];
+		r[i] = import_ok(&d, fd, 0);
+		ck_assert_int_eq(vmmem_region_peer_addr(r[i], &out), 0);
+		ck_assert_uint_eq(out, qva[i]);
+	}
+	r[5] = tu_anon_region(0x1000000, 64 * KiB, 0); /* not imported: no sender address */
+	ck_assert_int_eq(vmmem_region_peer_addr(r[5], &out), -ENOENT);
+	ck_assert_int_eq(vmmem_memory_new(&m, r, 6), 0);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i], 1, &out), 0);
+		ck_assert_uint_eq(out, gpa[i]);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i] + 0x1234, 0x100, &out), 0);
+		ck_assert_uint_eq(out, gpa[i] + 0x1234);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i] + 64 * KiB - 8, 8, &out), 0);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i] + 64 * KiB - 8, 9, &out),
+				 VMMEM_E_CROSSES_REGION);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i] + 64 * KiB, 1, &out),
+				 VMMEM_E_UNMAPPED);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[i] - 1, 1, &out),
+				 VMMEM_E_UNMAPPED);
+	}
+	ck_assert_int_eq(vmmem_memory_translate_peer(m, 0, 1, &out), VMMEM_E_UNMAPPED);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m, UINT64_MAX, 1, &out), VMMEM_E_UNMAPPED);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m, UINT64_MAX, 2, &out), -EOVERFLOW);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[0], 0, &out), -EINVAL);
+	ck_assert_int_eq(vmmem_memory_translate_peer(NULL, qva[0], 1, &out), -EINVAL);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m, qva[0], 1, NULL), -EINVAL);
+	ck_assert_int_eq(vmmem_region_peer_addr(NULL, &out), -EINVAL);
+	ck_assert_int_eq(vmmem_region_peer_addr(r[0], NULL), -EINVAL);
+	/* Removing a region drops its sender range; an overlapping one is refused. */
+	ck_assert_int_eq(vmmem_memory_remove_region(m, gpa[1], 64 * KiB, &m2, NULL), 0);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m2, qva[1], 1, &out), VMMEM_E_UNMAPPED);
+	ck_assert_int_eq(vmmem_memory_translate_peer(m2, qva[2], 1, &out), 0);
+	{
+		struct vmmem_vhost_region d = desc_of(0x2000000, 64 * KiB, 0);
+		struct vmmem_region *o;
+		struct vmmem_memory *m3 = NULL;
+
+		d.userspace_addr = qva[3] + 64 * KiB - 1; /* one byte into region 3's range */
+		o = import_ok(&d, fd, 0);
+		ck_assert_int_eq(vmmem_memory_insert_region(m2, o, &m3),
+				 VMMEM_E_OVERLAP);
+		ck_assert_ptr_nonnull(strstr(vmmem_errormsg(), "sender address"));
+		vmmem_region_unref(o);
+		d.userspace_addr = qva[3] + 64 * KiB; /* adjacent: fine */
+		o = import_ok(&d, fd, 0);
+		ck_assert_int_eq(vmmem_memory_insert_region(m2, o, &m3), 0);
+		ck_assert_int_eq(vmmem_memory_translate_peer(m3, qva[3] + 64 * KiB, 1, &out), 0);
+		ck_assert_uint_eq(out, 0x2000000);
+		vmmem_memory_unref(m3);
+		vmmem_region_unref(o);
+	}
+	vmmem_memory_unref(m2);
+	vmmem_memory_unref(m);
+	for (int i = 0; i < 6; i++)
+		vmmem_region_unref(r[i]);
+	ck_assert_int_eq(close(fd), 0);
+}
+END_TEST
+
 /* The region keeps its own duplicate of the fd: the caller's can be closed. */
 START_TEST(test_share_import_keeps_fd)
 {
@@ -1026,6 +1101,7 @@ static Suite *share_suite(void)
 	tcase_add_test(tc, test_share_import_zero_size);
 	tcase_add_test(tc, test_share_import_bad_fd);
 	tcase_add_test(tc, test_share_import_bad_args);
+	tcase_add_test(tc, test_share_peer_addresses);
 	tcase_add_test(tc, test_share_import_keeps_fd);
 	tcase_add_test(tc, test_share_import_discard_visible);
 	tcase_add_test(tc, test_share_import_dontdump);

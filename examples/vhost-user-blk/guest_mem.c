@@ -21,7 +21,7 @@
 
 struct gm_slot {
 	struct vmmem_region *region; /* our reference */
-	uint64_t gpa, size, qva;
+	uint64_t gpa, size; /* the front-end address stays with the region (libvmmem) */
 };
 
 struct guest_mem {
@@ -120,15 +120,10 @@ static void log_region(const char *what, const struct vmmem_vhost_region *d)
 		vmmem_errormsg());
 }
 
-/* Do the front-end address ranges of two slots overlap? QVA translation must be unique. */
-static bool qva_overlap(const struct gm_slot *a, uint64_t qva, uint64_t size)
-{
-	return qva <= a->qva + (a->size - 1) && a->qva <= qva + (size - 1);
-}
-
-/* Import one described fd as a slot (QVA range checked against slots[0..n)). */
+/* Import one described fd as a slot. Front-end address ranges that overlap another
+ * region's are refused when the memory is built (libvmmem keeps QVA translation unique). */
 static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d, int fd,
-		       const struct gm_slot *others, unsigned int n, struct gm_slot *out)
+		       struct gm_slot *out)
 {
 	struct vmmem_region *r = NULL;
 	int rc;
@@ -139,22 +134,12 @@ static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d,
 			d->guest_phys_addr, d->memory_size, d->userspace_addr);
 		return -1;
 	}
-	for (unsigned int i = 0; i < n; i++) {
-		if (qva_overlap(&others[i], d->userspace_addr, d->memory_size)) {
-			vub_log("refusing region GPA 0x%" PRIx64 " QVA 0x%" PRIx64 " size 0x%" PRIx64
-				": its user addresses overlap the region at GPA 0x%" PRIx64,
-				d->guest_phys_addr, d->userspace_addr, d->memory_size,
-				others[i].gpa);
-			return -1;
-		}
-	}
 	rc = vmmem_region_import(&r, d, fd, gm->import_flags);
 	if (rc) {
 		log_region("refusing", d);
 		return -1;
 	}
-	*out = (struct gm_slot){ .region = r, .gpa = d->guest_phys_addr, .size = d->memory_size,
-				 .qva = d->userspace_addr };
+	*out = (struct gm_slot){ .region = r, .gpa = d->guest_phys_addr, .size = d->memory_size };
 	return 0;
 }
 
@@ -241,7 +226,7 @@ int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, c
 		return -1;
 	}
 	for (; n < count; n++)
-		if (import_slot(gm, &descs[n], fds[n], fresh, n, &fresh[n]))
+		if (import_slot(gm, &descs[n], fds[n], &fresh[n]))
 			goto fail;
 	/* GPA overlaps are refused here by vmmem_memory_new(). */
 	if (build_memory(gm, fresh, count, &m) || publish(gm, m))
@@ -274,7 +259,7 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 			desc->guest_phys_addr, desc->memory_size, gm->size, gm->max_size);
 		return -1;
 	}
-	if (import_slot(gm, desc, fd, gm->slots, gm->count, &slot))
+	if (import_slot(gm, desc, fd, &slot))
 		return -1;
 	/* GPA overlaps, and a region the attached log does not cover, are refused here. */
 	if (vmmem_atomic_insert_region(gm->atomic, slot.region)) {
@@ -301,10 +286,15 @@ int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc
 			desc->guest_phys_addr, desc->memory_size);
 		return -1;
 	}
-	if (gm->slots[i].qva != desc->userspace_addr)
-		vub_debug("removing region GPA 0x%" PRIx64 ": QVA 0x%" PRIx64
-			  " given, 0x%" PRIx64 " known; GPA and size decide",
-			  desc->guest_phys_addr, desc->userspace_addr, gm->slots[i].qva);
+	{
+		uint64_t known = 0;
+
+		if (vmmem_region_peer_addr(gm->slots[i].region, &known) == 0 &&
+		    known != desc->userspace_addr)
+			vub_debug("removing region GPA 0x%" PRIx64 ": QVA 0x%" PRIx64
+				  " given, 0x%" PRIx64 " known; GPA and size decide",
+				  desc->guest_phys_addr, desc->userspace_addr, known);
+	}
 	/* Removing the last region publishes an empty memory. */
 	if (vmmem_atomic_remove_region(gm->atomic, desc->guest_phys_addr, desc->memory_size,
 				       NULL)) {
@@ -320,17 +310,12 @@ int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc
 
 int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64_t *gpa)
 {
-	for (unsigned int i = 0; i < gm->count; i++) {
-		const struct gm_slot *s = &gm->slots[i];
-		uint64_t off = qva - s->qva;
+	/* The control thread publishes every memory, so the current one is its table. */
+	struct vmmem_memory *m = vmmem_atomic_get(gm->atomic);
+	int rc = vmmem_memory_translate_peer(m, qva, len, gpa);
 
-		/* off and len both inside the slot, computed without wrapping. */
-		if (qva >= s->qva && off < s->size && len <= s->size - off) {
-			*gpa = s->gpa + off;
-			return 0;
-		}
-	}
-	return -1;
+	vmmem_memory_unref(m);
+	return rc ? -1 : 0;
 }
 
 /* Attach (or detach) the log on the published memory to match gm's state. */

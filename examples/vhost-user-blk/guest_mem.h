@@ -2,8 +2,9 @@
 /*
  * The guest memory of one front-end connection, as libvmmem objects.
  *
- * The control thread owns the region table (each region with the front-end's user address,
- * QVA, so vring addresses can be translated to guest-physical ones) and changes it on
+ * The control thread owns the region table (libvmmem keeps each imported region's
+ * front-end user address, QVA, and translates QVAs to guest-physical addresses with
+ * vmmem_memory_translate_peer()) and changes it on
  * SET_MEM_TABLE / ADD_MEM_REG / REM_MEM_REG / SET_LOG_BASE. Each change is published as a
  * new memory through a struct vmmem_atomic; the queue thread reads guest memory only through
  * guards taken with gm_acquire()/gm_release(), so it keeps running while regions come and go.
@@ -42,7 +43,7 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
  * memory is then empty); waits until it is out of use. */
 int gm_remove_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc);
 /* Translate the front-end address range [qva, qva + len) to a guest-physical address; the
- * whole range must lie in one region. */
+ * whole range must lie in one region (vmmem_memory_translate_peer on the current memory). */
 int gm_qva_to_gpa(const struct guest_mem *gm, uint64_t qva, uint64_t len, uint64_t *gpa);
 /* Number of regions in the table. */
 unsigned int gm_region_count(const struct guest_mem *gm);

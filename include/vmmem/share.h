@@ -14,6 +14,7 @@
 #define VMMEM_SHARE_H
 
 #include <vmmem/common.h>
+#include <vmmem/memory.h>
 #include <vmmem/region.h>
 
 VMMEM_BEGIN_DECLS
@@ -94,6 +95,38 @@ VMMEM_EXPORT int vmmem_region_to_vhost(const struct vmmem_region *r,
 VMMEM_EXPORT int vmmem_region_import(struct vmmem_region **out,
 				     const struct vmmem_vhost_region *desc, int fd,
 				     uint32_t flags);
+
+/**
+ * @brief The sender's address of an imported region's first byte (the descriptor's
+ *        userspace_addr: for vhost-user, the front-end's virtual address, QVA).
+ * @param[out] addr the address.
+ * @return 0, or -EINVAL (NULL argument), or -ENOENT (the region was not imported).
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_region_peer_addr(const struct vmmem_region *r, uint64_t *addr);
+
+/**
+ * @brief Translate a range of the sender's addresses (vhost-user QVAs: the ring addresses
+ *        of SET_VRING_ADDR, the uaddr of IOTLB updates) to a guest-physical address,
+ *        through the imported regions of @p m, in O(log regions).
+ *
+ * A memory refuses to hold imported regions whose sender ranges overlap
+ * (::VMMEM_E_OVERLAP from vmmem_memory_new() and the insert calls), so the answer is unique.
+ * @param len    bytes, at least 1; the whole range must lie in one region.
+ * @param[out] gpa  the guest-physical address of @p addr.
+ * @return 0, or
+ * @retval -EINVAL                 @p m or @p gpa is NULL, or @p len is 0
+ * @retval -EOVERFLOW              addr + len passes 2^64
+ * @retval VMMEM_E_UNMAPPED        no imported region holds @p addr
+ * @retval VMMEM_E_CROSSES_REGION  the range runs past the end of its region
+ * @par Thread safety
+ * MT-Safe.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_memory_translate_peer(const struct vmmem_memory *m, uint64_t addr,
+					     uint64_t len, uint64_t *gpa);
 
 VMMEM_END_DECLS
 
