@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include <vmmem/dirty.h>
 #include <vmmem/io.h>
 
 #include "dirty.h"
@@ -74,6 +75,40 @@ vmmem_memory_get_iovecs(const struct vmmem_memory *m, uint64_t gpa, uint64_t len
 			unsigned int access, struct iovec *iov, size_t max, size_t *count)
 {
 	return collect(m, gpa, len, access, NULL, iov, max, count);
+}
+
+int
+vmmem_memory_dma_get(const struct vmmem_memory *m, uint64_t gpa, uint64_t len,
+		     unsigned int access, struct iovec *iov, size_t max, size_t *count,
+		     struct vmmem_dma *dma)
+{
+	int rc;
+
+	VMM_CHECK_ARG(dma);
+	*dma = (struct vmmem_dma){ 0 };
+	if (len == 0)
+		return vmm_err(-EINVAL, "dma_get: a range of 0 bytes");
+	rc = collect(m, gpa, len, access, NULL, iov, max, count);
+	if (rc)
+		return rc;
+	*dma = (struct vmmem_dma){ .memory = vmmem_memory_ref((struct vmmem_memory *)m),
+				   .gpa = gpa, .len = len, .access = access };
+	return 0;
+}
+
+int
+vmmem_dma_put(struct vmmem_dma *dma)
+{
+	int rc = 0;
+
+	VMM_CHECK_ARG(dma);
+	if (!dma->memory)
+		return vmm_err(-EINVAL, "dma_put: no mapping held (already put?)");
+	if (dma->access & VMMEM_ACCESS_WRITE)
+		rc = vmmem_memory_mark_dirty(dma->memory, dma->gpa, dma->len);
+	vmmem_memory_unref(dma->memory);
+	*dma = (struct vmmem_dma){ 0 };
+	return rc;
 }
 
 /* Argument checks shared by the fd calls; 1 means "nothing to do". */

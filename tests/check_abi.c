@@ -192,6 +192,12 @@ START_TEST(test_abi_translate_cache)
 	PIN_OFF(struct vmmem_translate_cache, host, 24);
 	PIN_OFF(struct vmmem_translate_cache, read_only, 32);
 	PIN_OFF(struct vmmem_translate_cache, reserved, 36);
+	PIN_SIZE(struct vmmem_dma, 32);
+	PIN_OFF(struct vmmem_dma, memory, 0);
+	PIN_OFF(struct vmmem_dma, gpa, 8);
+	PIN_OFF(struct vmmem_dma, len, 16);
+	PIN_OFF(struct vmmem_dma, access, 24);
+	PIN_OFF(struct vmmem_dma, reserved, 28);
 	PIN_SIZE(struct vmmem_iotlb_cache, 56);
 	PIN_ALIGN(struct vmmem_iotlb_cache, 8);
 	PIN_OFF(struct vmmem_iotlb_cache, iotlb, 0);

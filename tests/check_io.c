@@ -1337,6 +1337,64 @@ START_TEST(test_io_zero_length_anywhere)
 }
 END_TEST
 
+/* DMA get/put: iovecs, a memory reference while the device uses them, dirty on put. */
+START_TEST(test_io_dma_get_put)
+{
+	struct vmmem_region *regs[2] = { tu_anon_region(0, 0x2000, 0),
+					 tu_anon_region(0x2000, 0x2000, VMMEM_REGION_READ_ONLY) };
+	struct vmmem_region *tracked = vmmem_region_ref(regs[0]);
+	struct vmmem_memory *m;
+	struct vmmem_dma dma = { .memory = (struct vmmem_memory *)1 };
+	struct iovec iov[4];
+	size_t count = 0;
+
+	ck_assert_int_eq(vmmem_region_dirty_enable(tracked, 4096), 0);
+	m = mem_from_regions(regs, 2);
+	/* Device writes: the range is dirty only after the put, and all of it. */
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0x800, 0x1000, VMMEM_ACCESS_WRITE, iov, 4, &count,
+					      &dma), 0);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_ptr_eq(iov[0].iov_base, host_of(m, 0x800));
+	ck_assert_uint_eq(iov[0].iov_len, 0x1000);
+	ck_assert_ptr_eq(dma.memory, m);
+	memset(iov[0].iov_base, 0x77, iov[0].iov_len); /* the "device" */
+	ck_assert_int_eq(vmmem_region_dirty_count(tracked), 0);
+	/* The mapping pins the memory: the caller's own reference may go. */
+	vmmem_memory_unref(m);
+	ck_assert_int_eq(vmmem_dma_put(&dma), 0);
+	ck_assert_int_eq(vmmem_region_dirty_test(tracked, 0), 1);
+	ck_assert_int_eq(vmmem_region_dirty_test(tracked, 0x1000), 1);
+	ck_assert_ptr_null(dma.memory);
+	ck_assert_int_eq(vmmem_dma_put(&dma), -EINVAL); /* a second put */
+	ck_assert_ptr_nonnull(strstr(vmmem_errormsg(), "already put"));
+	/* Reads mark nothing; a crossing gives two iovecs. */
+	m = mem_from_regions((struct vmmem_region *[]){ vmmem_region_ref(tracked),
+							tu_anon_region(0x2000, 0x2000, 0) }, 2);
+	ck_assert_int_eq(vmmem_region_dirty_clear(tracked, 0, 0x2000), 0);
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0x1800, 0x1000, VMMEM_ACCESS_READ, iov, 4, &count,
+					      &dma), 0);
+	ck_assert_uint_eq(count, 2);
+	ck_assert_int_eq(vmmem_dma_put(&dma), 0);
+	ck_assert_int_eq(vmmem_region_dirty_count(tracked), 0);
+	/* Failures leave nothing held. */
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0x3800, 0x1000, VMMEM_ACCESS_READ, iov, 4, &count,
+					      &dma), VMMEM_E_UNMAPPED);
+	ck_assert_ptr_null(dma.memory);
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0x1800, 0x1000, VMMEM_ACCESS_READ, iov, 1, &count,
+					      &dma), -ENOBUFS);
+	ck_assert_ptr_null(dma.memory);
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0, 0, VMMEM_ACCESS_READ, iov, 4, &count, &dma),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_memory_dma_get(m, 0, 8, VMMEM_ACCESS_READ, iov, 4, &count, NULL),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_memory_dma_get(NULL, 0, 8, VMMEM_ACCESS_READ, iov, 4, &count, &dma),
+			 -EINVAL);
+	ck_assert_int_eq(vmmem_dma_put(NULL), -EINVAL);
+	vmmem_memory_unref(m);
+	vmmem_region_unref(tracked);
+}
+END_TEST
+
 START_TEST(test_io_many_regions)
 {
 	/* 1100 adjacent one-page regions over one mapping: more pieces than IOV_MAX */
@@ -1468,6 +1526,7 @@ static Suite *io_suite(void)
 	tcase_add_test(tc, test_io_bad_fd_offset_and_arguments);
 	tcase_add_test(tc, test_io_zero_length_anywhere);
 	tcase_add_test(tc, test_io_many_regions);
+	tcase_add_test(tc, test_io_dma_get_put);
 	suite_add_tcase(s, tc);
 
 	return s;

@@ -59,6 +59,50 @@ VMMEM_EXPORT int vmmem_memory_get_iovecs(const struct vmmem_memory *m, uint64_t 
 					 size_t max, size_t *count);
 
 /**
+ * @brief A guest range handed to a device for DMA by vmmem_memory_dma_get(): it holds a
+ *        reference on the memory (so hot-unplug cannot unmap what the device is using),
+ *        and vmmem_dma_put() marks the range dirty if the device may have written it.
+ *        Caller-owned; zeroed by a failed get and by put. Fixed layout (ABI).
+ * @since 1.1
+ */
+struct vmmem_dma {
+	struct vmmem_memory *memory; /**< the pinned memory (a reference); NULL: none */
+	uint64_t gpa;                /**< first guest-physical byte */
+	uint64_t len;                /**< bytes */
+	uint32_t access;             /**< ::VMMEM_ACCESS_READ, _WRITE or _RW */
+	uint32_t reserved;           /**< zero */
+};
+
+/**
+ * @brief Pin [gpa, gpa + len) for device I/O and return its host pieces as iovecs (the
+ *        get half of a DMA map; vmmem_dma_put() is the other).
+ *
+ * Like vmmem_memory_get_iovecs(), and on success @p dma holds a reference on @p m until
+ * vmmem_dma_put(). With write access the put marks the whole range dirty (region bitmaps
+ * and the vhost-user log), so a device backend that writes through the iovecs cannot
+ * forget the dirty log; a short transfer is over-marked, which migration tolerates.
+ * @param[out] dma  the mapping to release; zeroed on failure.
+ * @return 0, or the errors of vmmem_memory_get_iovecs(), or -EINVAL (@p dma NULL, or
+ *         @p len 0).
+ * @par Thread safety
+ * MT-Safe; a struct vmmem_dma is its owner's.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_memory_dma_get(const struct vmmem_memory *m, uint64_t gpa, uint64_t len,
+				      unsigned int access, struct iovec *iov, size_t max,
+				      size_t *count, struct vmmem_dma *dma);
+
+/**
+ * @brief Release a DMA mapping: with write access, mark its range dirty; then drop the
+ *        memory reference and zero @p dma.
+ * @return 0, or -EINVAL (@p dma NULL or not holding a mapping: a second put).
+ * @par Thread safety
+ * MT-Safe; a struct vmmem_dma is its owner's.
+ * @since 1.1
+ */
+VMMEM_EXPORT int vmmem_dma_put(struct vmmem_dma *dma);
+
+/**
  * @brief Read from @p fd into guest memory at @p gpa: one readv(2) / preadv(2) call over the
  *        range's pieces, like read(2) (vm-memory's read_volatile_from).
  *
