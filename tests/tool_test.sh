@@ -102,6 +102,12 @@ basic)
 	expect_options hugetlbfs mem-path pagesize share reserve keep discard-data
 	expect_in "$tmp/providers.out" "libvmmem-anon.so" "vmmem providers"
 	expect_in "$tmp/providers.out" "libvmmem-memfd.so" "vmmem providers"
+	# The keys every region takes, each with type and default.
+	expect_in "$tmp/providers.out" "keys every region takes:" "vmmem providers"
+	grep -Eq '^  lock +enum +off ' "$tmp/providers.out" ||
+		fail "vmmem providers: no 'lock enum off' line among the common keys"
+	grep -Eq '^  dump +bool +on ' "$tmp/providers.out" ||
+		fail "vmmem providers: no 'dump bool on' line among the common keys"
 	expect_in "$tmp/providers.out" "libvmmem-hugetlbfs.so" "vmmem providers"
 
 	# An unknown key: refused, naming the key and its byte position (0-based: 19).

@@ -101,8 +101,24 @@ static int cmd_providers(struct vmmem_ctx *ctx)
 			printf("  %-14s %-6s %-8s %s\n", key, type_name(type), def ? def : "-", help);
 		}
 	}
-	printf("\nkeys every region takes: gpa, size (required), prealloc, prealloc-threads, dump, "
-	       "merge, readonly, lock (off, on, on-fault), dirty-log, dirty-page-size\n");
+	/* The keys the core handles for every provider (vmmem/config.h has the reference). */
+	static const char *const common[][4] = {
+		{ "gpa", "size", "required", "guest-physical address of the first byte" },
+		{ "size", "size", "required", "bytes" },
+		{ "prealloc", "bool", "off", "populate every page at creation" },
+		{ "prealloc-threads", "uint", "1", "threads for prealloc (QEMU's caps apply)" },
+		{ "dump", "bool", "on", "off: MADV_DONTDUMP (QEMU dump=)" },
+		{ "merge", "bool", "off", "on: MADV_MERGEABLE, KSM (QEMU merge=)" },
+		{ "readonly", "bool", "off", "refuse guest writes through libvmmem" },
+		{ "lock", "enum", "off", "on | on-fault: mlock2 the pages (QEMU -overcommit mem-lock=)" },
+		{ "dirty-log", "bool", "off", "track written pages" },
+		{ "dirty-page-size", "size", "4K", "bytes per dirty bit (needs dirty-log=on)" },
+	};
+
+	printf("\nkeys every region takes:\n");
+	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+		printf("  %-16s %-6s %-8s %s\n", common[k][0], common[k][1], common[k][2],
+		       common[k][3]);
 	if (failed)
 		fprintf(stderr, "vmmem: %zu plugin%s failed to load; last: %s\n", failed,
 			failed == 1 ? "" : "s", vmmem_errormsg());
