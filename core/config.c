@@ -11,13 +11,13 @@
 /* The keys every region takes, whatever its provider. */
 enum common_key {
 	KEY_GPA, KEY_SIZE, KEY_PREALLOC, KEY_THREADS, KEY_DUMP, KEY_MERGE, KEY_RO,
-	KEY_DIRTY, KEY_DIRTY_PAGE, KEY_LOCK,
+	KEY_DIRTY, KEY_DIRTY_PAGE, KEY_LOCK, KEY_NODES, KEY_POLICY,
 };
 static const char *const common_keys[] = {
 	[KEY_GPA] = "gpa",     [KEY_SIZE] = "size", [KEY_PREALLOC] = "prealloc",
 	[KEY_THREADS] = "prealloc-threads", [KEY_DUMP] = "dump", [KEY_MERGE] = "merge",
 	[KEY_RO] = "readonly", [KEY_DIRTY] = "dirty-log", [KEY_DIRTY_PAGE] = "dirty-page-size",
-	[KEY_LOCK] = "lock",
+	[KEY_LOCK] = "lock", [KEY_NODES] = "host-nodes", [KEY_POLICY] = "policy",
 };
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))
 
@@ -240,6 +240,39 @@ static int value_error(const struct vmm_cfg_option *o, const char *expected)
 		       o->key, o->value, expected);
 }
 
+/* "0-1,3": nodes below 64 as a bit mask; ranges ascending, nothing empty. */
+static int parse_nodes(const char *t, uint64_t *mask)
+{
+	*mask = 0;
+	for (;;) {
+		uint64_t lo = 0, hi;
+		int n = 0;
+
+		if (*t < '0' || *t > '9')
+			return -1;
+		while (*t >= '0' && *t <= '9' && n++ < 3)
+			lo = lo * 10 + (uint64_t)(*t++ - '0');
+		hi = lo;
+		if (*t == '-') {
+			t++;
+			if (*t < '0' || *t > '9')
+				return -1;
+			hi = 0;
+			n = 0;
+			while (*t >= '0' && *t <= '9' && n++ < 3)
+				hi = hi * 10 + (uint64_t)(*t++ - '0');
+		}
+		if (lo > hi || hi > 63)
+			return -1;
+		for (uint64_t i = lo; i <= hi; i++)
+			*mask |= UINT64_C(1) << i;
+		if (!*t)
+			return 0;
+		if (*t++ != ',')
+			return -1;
+	}
+}
+
 /* Parse the common keys of a region, refuse repeats and missing gpa/size. */
 static int check_region(struct vmm_cfg_region *r)
 {
@@ -290,6 +323,23 @@ static int check_region(struct vmm_cfg_region *r)
 				return value_error(o, "on, off or on-fault");
 			break;
 		}
+		case KEY_NODES: /* QEMU's list: 0-1,3 (',' doubled in a config string) */
+			if (parse_nodes(o->value, &r->host_nodes))
+				return value_error(o, "NUMA node numbers below 64, single or ranges "
+						      "(e.g. 0, 0-1, 0-1,,3)");
+			break;
+		case KEY_POLICY:
+			if (!strcmp(o->value, "default"))
+				r->policy = VMM_POLICY_DEFAULT;
+			else if (!strcmp(o->value, "preferred"))
+				r->policy = VMM_POLICY_PREFERRED;
+			else if (!strcmp(o->value, "bind"))
+				r->policy = VMM_POLICY_BIND;
+			else if (!strcmp(o->value, "interleave"))
+				r->policy = VMM_POLICY_INTERLEAVE;
+			else
+				return value_error(o, "default, preferred, bind or interleave");
+			break;
 		case KEY_THREADS:
 			if (vmm_parse_uint(o->value, &v) || v == 0 || v > UINT32_MAX)
 				return value_error(o, "a thread count of at least 1");
@@ -318,6 +368,15 @@ static int check_region(struct vmm_cfg_region *r)
 		}
 		}
 	}
+	/* QEMU's rules: default takes no nodes, the others need some. */
+	if (r->policy == VMM_POLICY_DEFAULT && r->host_nodes)
+		return vmm_err(VMMEM_E_CONFIG_CONFLICT,
+			       "config position %zu: host-nodes= needs a policy other than default "
+			       "(preferred, bind or interleave)", r->pos);
+	if (r->policy != VMM_POLICY_DEFAULT && !r->host_nodes)
+		return vmm_err(VMMEM_E_CONFIG_CONFLICT,
+			       "config position %zu: policy= other than default needs host-nodes=",
+			       r->pos);
 	if (seen[KEY_DIRTY_PAGE] && !r->dirty_log)
 		return vmm_err(VMMEM_E_CONFIG_CONFLICT,
 			       "config position %zu: dirty-page-size= needs dirty-log=on", r->pos);

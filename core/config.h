@@ -14,6 +14,10 @@ struct vmm_cfg_option {
 	bool common; /* one of the core's keys (gpa, size, prealloc, ...) */
 };
 
+/* policy=: the NUMA memory policy applied with mbind to host-nodes= (QEMU's names). */
+enum vmm_policy { VMM_POLICY_DEFAULT, VMM_POLICY_PREFERRED, VMM_POLICY_BIND,
+		  VMM_POLICY_INTERLEAVE };
+
 /* lock=: keep the region's pages in RAM (mlock2), all at once or as they are touched. */
 enum vmm_lock { VMM_LOCK_OFF, VMM_LOCK_ON, VMM_LOCK_ON_FAULT };
 
@@ -33,6 +37,8 @@ struct vmm_cfg_region {
 	bool dirty_log;
 	uint64_t dirty_page_size; /* 0: the default (4 KiB) */
 	enum vmm_lock lock;
+	uint64_t host_nodes;  /* host-nodes=: bit n = NUMA node n (nodes below 64) */
+	enum vmm_policy policy;
 };
 
 struct vmmem_config {

@@ -8,7 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <linux/mempolicy.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <vmmem/dirty.h>
 #include <vmmem/memory.h>
@@ -75,8 +78,70 @@ static int lock_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapp
 		       cr->lock == VMM_LOCK_ON ? "on" : "on-fault", strerror(err));
 }
 
-/* Apply the common keys the core handles (dump, merge, prealloc, lock) to a fresh
- * mapping. */
+/* The nodes of a sysfs node list ("0-1,3"), below 64; all of them if it cannot be read
+ * (the kernel then decides). */
+static uint64_t online_mask(const char *list)
+{
+	uint64_t mask = 0;
+
+	if (list[0] < '0' || list[0] > '9')
+		return UINT64_MAX;
+	while (*list) {
+		char *end;
+		unsigned long lo = strtoul(list, &end, 10), hi = lo;
+
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		for (unsigned long i = lo; i <= hi && i < 64; i++)
+			mask |= UINT64_C(1) << i;
+		if (*end != ',')
+			break;
+		list = end + 1;
+	}
+	return mask;
+}
+
+/* host-nodes= / policy=: mbind before anything populates the mapping (QEMU's order), with
+ * MPOL_MF_STRICT|MOVE so pages a provider already placed elsewhere move or fail. */
+static int bind_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
+{
+	static const int mode[] = { [VMM_POLICY_DEFAULT] = MPOL_DEFAULT,
+				    [VMM_POLICY_PREFERRED] = MPOL_PREFERRED,
+				    [VMM_POLICY_BIND] = MPOL_BIND,
+				    [VMM_POLICY_INTERLEAVE] = MPOL_INTERLEAVE };
+	unsigned long mask[2] = { (unsigned long)cr->host_nodes, 0 };
+	char online[128] = "?";
+	FILE *f;
+	int err;
+
+	if (cr->policy == VMM_POLICY_DEFAULT)
+		return 0;
+	f = fopen("/sys/devices/system/node/online", "re");
+	if (f) {
+		if (!fgets(online, sizeof(online), f))
+			snprintf(online, sizeof(online), "?");
+		online[strcspn(online, "\n")] = 0;
+		fclose(f);
+	}
+	/* The kernel quietly drops missing nodes from some policies: refuse them here. */
+	if (cr->host_nodes & ~online_mask(online))
+		return vmm_err(-EINVAL, "config position %zu: host-nodes= names a NUMA node this "
+			       "machine does not have (nodes online: %s)", cr->pos, online);
+	/* maxnode counts one past the last bit the kernel reads. */
+	if (syscall(SYS_mbind, m->addr, (unsigned long)m->length, mode[cr->policy], mask,
+		    (unsigned long)65, MPOL_MF_STRICT | MPOL_MF_MOVE) == 0)
+		return 0;
+	err = errno;
+	if (err == EINVAL)
+		return vmm_err(-EINVAL, "config position %zu: host-nodes= names a NUMA node this "
+			       "machine does not have (nodes online: %s)", cr->pos, online);
+	return vmm_err(-err, "config position %zu: mbind of %llu bytes to host-nodes=: %s "
+		       "(nodes online: %s)", cr->pos, (unsigned long long)m->length,
+		       strerror(err), online);
+}
+
+/* Apply the common keys the core handles (dump, merge, NUMA policy, prealloc, lock) to a
+ * fresh mapping. */
 static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
 {
 	if (!cr->dump && madvise(m->addr, m->length, MADV_DONTDUMP) < 0)
@@ -87,6 +152,12 @@ static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_ma
 			       "config position %zu: merge=on: madvise(MADV_MERGEABLE): %m "
 			       "(is KSM available?)",
 			       cr->pos);
+	{
+		int rc = bind_mapping(cr, m);
+
+		if (rc)
+			return rc;
+	}
 	if (cr->prealloc) {
 		int rc = vmm_prealloc(m->addr, m->length, m->page_size, cr->prealloc_threads);
 

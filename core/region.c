@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "bitmap.h"
@@ -312,4 +313,42 @@ vmmem_region_discard(struct vmmem_region *r, uint64_t offset, uint64_t len)
 			       "discard: region at 0x%llx maps caller memory of unknown kind",
 			       (unsigned long long)r->gpa);
 	}
+}
+
+int64_t
+vmmem_region_numa_pages(const struct vmmem_region *r, uint64_t *pages, size_t nodes,
+			uint64_t *absent)
+{
+	enum { CHUNK = 512 };
+	void *addr[CHUNK];
+	int status[CHUNK];
+	uint64_t present = 0, missing = 0;
+
+	VMM_CHECK_ARG(r);
+	VMM_CHECK_ARG(pages || nodes == 0);
+	for (size_t i = 0; i < nodes; i++)
+		pages[i] = 0;
+	for (uint64_t off = 0; off < r->size;) {
+		unsigned long n = 0;
+
+		while (n < CHUNK && off < r->size) {
+			addr[n++] = r->host + off;
+			off += r->page_size;
+		}
+		/* nodes NULL: query mode, status gets the node or -ENOENT. */
+		if (syscall(SYS_move_pages, 0, n, addr, NULL, status, 0) != 0)
+			return vmm_err(-errno, "numa_pages: move_pages: %m");
+		for (unsigned long i = 0; i < n; i++) {
+			if (status[i] >= 0) {
+				present++;
+				if ((size_t)status[i] < nodes)
+					pages[status[i]]++;
+			} else {
+				missing++;
+			}
+		}
+	}
+	if (absent)
+		*absent = missing;
+	return (int64_t)present;
 }

@@ -382,6 +382,71 @@ START_TEST(test_lock_bad_values)
 }
 END_TEST
 
+/* ---- host-nodes= / policy= (mbind) and where the pages are (move_pages) ---- */
+
+START_TEST(test_numa_policies)
+{
+	static const char *const specs[] = {
+		"anon:gpa=0,size=2M,prealloc=on,host-nodes=0,policy=bind",
+		"anon:gpa=0,size=2M,prealloc=on,host-nodes=0,policy=preferred",
+		"memfd:gpa=0,size=2M,prealloc=on,host-nodes=0,policy=interleave",
+		"anon:gpa=0,size=2M,prealloc=on,host-nodes=0-0,policy=bind",
+	};
+	struct vmmem_ctx *ctx = new_ctx();
+
+	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+		struct vmmem_region *r = create_ok(ctx, specs[i]);
+		uint64_t pages[4] = { 9, 9, 9, 9 }, absent = 9;
+		int64_t n = vmmem_region_numa_pages(r, pages, 4, &absent);
+
+		/* This machine has node 0 only: every page is there. */
+		ck_assert_msg(n == (int64_t)all_pages(r), "'%s': %lld present", specs[i], (long long)n);
+		ck_assert_uint_eq(pages[0], all_pages(r));
+		ck_assert_uint_eq(pages[1] + pages[2] + pages[3], 0);
+		ck_assert_uint_eq(absent, 0);
+		vmmem_region_unref(r);
+	}
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
+START_TEST(test_numa_errors)
+{
+	static const struct { const char *spec; int rc; const char *msg; } bad[] = {
+		{ "anon:gpa=0,size=1M,host-nodes=5,policy=bind", -EINVAL, "does not have" },
+		{ "anon:gpa=0,size=1M,host-nodes=0-1,,3,policy=interleave", -EINVAL, "nodes online" },
+		{ "anon:gpa=0,size=1M,host-nodes=0", VMMEM_E_CONFIG_CONFLICT, "policy" },
+		{ "anon:gpa=0,size=1M,policy=bind", VMMEM_E_CONFIG_CONFLICT, "host-nodes" },
+		{ "anon:gpa=0,size=1M,host-nodes=64,policy=bind", VMMEM_E_CONFIG_VALUE, "NUMA node" },
+		{ "anon:gpa=0,size=1M,host-nodes=3-1,policy=bind", VMMEM_E_CONFIG_VALUE, "NUMA node" },
+		{ "anon:gpa=0,size=1M,host-nodes=0-,policy=bind", VMMEM_E_CONFIG_VALUE, "NUMA node" },
+		{ "anon:gpa=0,size=1M,host-nodes=0,policy=local", VMMEM_E_CONFIG_VALUE, "interleave" },
+	};
+	struct vmmem_ctx *ctx = new_ctx();
+	struct vmmem_region *r = NULL;
+	uint64_t pages[1], absent = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = vmmem_region_create(&r, ctx, bad[i].spec);
+
+		ck_assert_msg(rc == bad[i].rc, "'%s': %d (%s), expected %d", bad[i].spec, rc,
+			      vmmem_errormsg(), bad[i].rc);
+		ck_assert_ptr_null(r);
+		ck_assert_msg(strstr(vmmem_errormsg(), bad[i].msg), "'%s': %s", bad[i].spec,
+			      vmmem_errormsg());
+	}
+	/* A region nothing touched yet: nothing present. */
+	r = create_ok(ctx, "anon:gpa=0,size=1M");
+	ck_assert_int_eq(vmmem_region_numa_pages(r, pages, 1, &absent), 0);
+	ck_assert_uint_eq(absent, all_pages(r));
+	ck_assert_int_eq(vmmem_region_numa_pages(r, NULL, 0, NULL), 0);
+	ck_assert_int_eq(vmmem_region_numa_pages(r, NULL, 1, NULL), -EINVAL);
+	ck_assert_int_eq(vmmem_region_numa_pages(NULL, pages, 1, NULL), -EINVAL);
+	vmmem_region_unref(r);
+	vmmem_ctx_unref(ctx);
+}
+END_TEST
+
 static Suite *prealloc_suite(void)
 {
 	Suite *s = suite_create("prealloc");
@@ -399,6 +464,8 @@ static Suite *prealloc_suite(void)
 	tcase_add_test(tc, test_lock_on_fault);
 	tcase_add_test(tc, test_lock_over_rlimit);
 	tcase_add_test(tc, test_lock_bad_values);
+	tcase_add_test(tc, test_numa_policies);
+	tcase_add_test(tc, test_numa_errors);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -110,6 +110,8 @@ static int cmd_providers(struct vmmem_ctx *ctx)
 		{ "dump", "bool", "on", "off: MADV_DONTDUMP (QEMU dump=)" },
 		{ "merge", "bool", "off", "on: MADV_MERGEABLE, KSM (QEMU merge=)" },
 		{ "readonly", "bool", "off", "refuse guest writes through libvmmem" },
+		{ "host-nodes", "nodes", "-", "NUMA nodes, e.g. 0-1,,3 (QEMU host-nodes=)" },
+		{ "policy", "enum", "default", "preferred | bind | interleave (QEMU policy=)" },
 		{ "lock", "enum", "off", "on | on-fault: mlock2 the pages (QEMU -overcommit mem-lock=)" },
 		{ "dirty-log", "bool", "off", "track written pages" },
 		{ "dirty-page-size", "size", "4K", "bytes per dirty bit (needs dirty-log=on)" },

@@ -23,6 +23,8 @@
  * | dump | bool | on | off: MADV_DONTDUMP, keep guest memory out of core dumps |
  * | merge | bool | off | on: MADV_MERGEABLE (KSM) |
  * | readonly | bool | off | guest writes through libvmmem are refused |
+ * | host-nodes | nodes | - | NUMA nodes below 64, e.g. 0-1,,3 (',' doubled in a config) |
+ * | policy | default/preferred/bind/interleave | default | mbind on host-nodes (QEMU's) |
  * | lock | off/on/on-fault | off | mlock2 the pages (on-fault: MLOCK_ONFAULT, as they are
  *   touched), after prealloc; over RLIMIT_MEMLOCK the error names the limit |
  * | dirty-log | bool | off | track written pages (vmmem/dirty.h) |

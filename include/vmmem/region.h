@@ -222,6 +222,23 @@ VMMEM_EXPORT const struct vmmem_provider *vmmem_region_provider(const struct vmm
  */
 VMMEM_EXPORT int vmmem_region_discard(struct vmmem_region *r, uint64_t offset, uint64_t len);
 
+/**
+ * @brief Where the region's pages are: the number of pages on each NUMA node, and how many
+ *        are not present yet (move_pages(2) in query mode, page by page of the region's
+ *        page size).
+ * @param pages    array of @p nodes counters, filled for nodes 0 .. @p nodes - 1 (pages on
+ *                 higher nodes are counted in the return value only).
+ * @param[out] absent  pages not present (never touched, or swapped out); may be NULL.
+ * @return the number of present pages (on any node), or
+ * @retval -EINVAL  @p r is NULL, or @p pages is NULL with @p nodes > 0
+ * @retval -errno   move_pages failed (e.g. -ENOSYS without NUMA support in the kernel)
+ * @par Thread safety
+ * MT-Safe; the answer is a snapshot (pages may move or be faulted in meanwhile).
+ * @since 1.1
+ */
+VMMEM_EXPORT int64_t vmmem_region_numa_pages(const struct vmmem_region *r, uint64_t *pages,
+					     size_t nodes, uint64_t *absent);
+
 VMMEM_END_DECLS
 
 #endif /* VMMEM_REGION_H */
