@@ -131,10 +131,7 @@ static int bind_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapp
 	if (syscall(SYS_mbind, m->addr, (unsigned long)m->length, mode[cr->policy], mask,
 		    (unsigned long)65, MPOL_MF_STRICT | MPOL_MF_MOVE) == 0)
 		return 0;
-	err = errno;
-	if (err == EINVAL)
-		return vmm_err(-EINVAL, "config position %zu: host-nodes= names a NUMA node this "
-			       "machine does not have (nodes online: %s)", cr->pos, online);
+	err = errno; /* the nodes are online (checked above): something else refused */
 	return vmm_err(-err, "config position %zu: mbind of %llu bytes to host-nodes=: %s "
 		       "(nodes online: %s)", cr->pos, (unsigned long long)m->length,
 		       strerror(err), online);
