@@ -50,8 +50,8 @@ static int sort_and_check(struct vmmem_region **regions, size_t count)
 	return 0;
 }
 
-/* Sender-address order of the imported regions among @sorted: indices into it, checked
- * for overlap. Returns the count in *n. */
+/* Sender-address order of the imported regions among @sorted: indices into it, the count
+ * in *n. Returns whether two sender ranges overlap. */
 static int compare_peer(const void *a, const void *b, void *arg)
 {
 	struct vmmem_region *const *sorted = arg;
@@ -61,9 +61,11 @@ static int compare_peer(const void *a, const void *b, void *arg)
 	return (pa > pb) - (pa < pb);
 }
 
-static int peer_order(struct vmmem_region *const *sorted, size_t count, uint32_t *order,
-		      uint32_t *n)
+static bool peer_order(struct vmmem_region *const *sorted, size_t count, uint32_t *order,
+		       uint32_t *n)
 {
+	bool overlap = false;
+
 	*n = 0;
 	for (size_t i = 0; i < count; i++)
 		if (sorted[i]->has_peer)
@@ -72,17 +74,12 @@ static int peer_order(struct vmmem_region *const *sorted, size_t count, uint32_t
 	for (uint32_t k = 1; k < *n; k++) {
 		const struct vmmem_region *a = sorted[order[k - 1]], *b = sorted[order[k]];
 
-		/* a's sender range [peer, peer + size) must end before b's begins; a range
-		 * that wraps 2^64 overlaps whatever follows. */
+		/* Does a's sender range [peer, peer + size) reach b's? (Aliases: one piece of
+		 * a peer's memory imported at two GPAs. A range that wraps reaches anything.) */
 		if (a->size - 1 > UINT64_MAX - a->peer_addr || a->peer_addr + (a->size - 1) >= b->peer_addr)
-			return vmm_err(VMMEM_E_OVERLAP,
-				       "the sender address ranges of the regions at GPA 0x%llx and "
-				       "0x%llx overlap (0x%llx + 0x%llx, 0x%llx)",
-				       (unsigned long long)a->gpa, (unsigned long long)b->gpa,
-				       (unsigned long long)a->peer_addr, (unsigned long long)a->size,
-				       (unsigned long long)b->peer_addr);
+			overlap = true;
 	}
-	return 0;
+	return overlap;
 }
 
 /* Indexes at least this big go into a transparent-huge-page mapping: random lookups over
@@ -152,7 +149,6 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 			       (unsigned long long)vlog->size, (unsigned long long)last_addr);
 	uint64_t map_len;
 	uint32_t npeer = 0;
-	int rc;
 
 	m = index_alloc(sizeof(*m) + (count + 1) * sizeof(struct vmm_slot) +
 			(nbuckets + 1 + count) * sizeof(uint32_t), &map_len);
@@ -161,11 +157,7 @@ static int memory_build(struct vmmem_memory **out, struct vmmem_region *const *s
 	m->map_len = map_len;
 	m->bucket = (uint32_t *)&m->slots[count + 1];
 	m->peer = m->bucket + nbuckets + 1;
-	rc = peer_order(sorted, count, m->peer, &npeer);
-	if (rc) {
-		index_free(m);
-		return rc;
-	}
+	m->peer_overlap = peer_order(sorted, count, m->peer, &npeer);
 	m->npeer = npeer;
 	m->refs = 1;
 	m->vlog = vmmem_vhost_log_ref(vlog);
@@ -447,6 +439,18 @@ vmmem_memory_translate_peer(const struct vmmem_memory *m, uint64_t addr, uint64_
 	if (vmm_range_wraps(addr, len))
 		return vmm_err(-EOVERFLOW, "translate_peer: 0x%llx + 0x%llx passes 2^64",
 			       (unsigned long long)addr, (unsigned long long)len);
+	if (unlikely(m->peer_overlap)) {
+		/* Aliases: the first region in sender order that holds the whole range. */
+		for (uint32_t k = 0; k < m->npeer; k++) {
+			const struct vmmem_region *r = vmm_slot_region(&m->slots[m->peer[k]]);
+			uint64_t off = addr - r->peer_addr;
+
+			if (addr >= r->peer_addr && off < r->size && len - 1 <= r->size - 1 - off) {
+				*gpa = r->gpa + off;
+				return 0;
+			}
+		}
+	}
 	/* The last region whose sender address is at or below addr. */
 	n = m->npeer;
 	while (n > 1) {

@@ -58,6 +58,7 @@ struct vmmem_memory {
 	uint64_t map_len;       /* size of the huge-page mapping holding this, 0 if malloc'd */
 	uint32_t *bucket;
 	uint32_t npeer;         /* imported regions (with a sender address) */
+	bool peer_overlap;      /* two of their sender ranges overlap (aliases) */
 	uint32_t *peer;         /* their slot indices sorted by sender address (after bucket[]) */
 	struct vmm_slot slots[]; /* count entries, a sentinel (gpa = 2^64 - 1), the buckets */
 };

@@ -120,10 +120,21 @@ static void log_region(const char *what, const struct vmmem_vhost_region *d)
 		vmmem_errormsg());
 }
 
-/* Import one described fd as a slot. Front-end address ranges that overlap another
- * region's are refused when the memory is built (libvmmem keeps QVA translation unique). */
+/* Does [qva, qva + size) overlap the front-end range libvmmem keeps for slot @a? QVA
+ * translation must be unique: a front-end describing two regions at one address is
+ * refused. */
+static bool qva_overlap(const struct gm_slot *a, uint64_t qva, uint64_t size)
+{
+	uint64_t aq = 0;
+
+	if (vmmem_region_peer_addr(a->region, &aq))
+		return false;
+	return qva <= aq + (a->size - 1) && aq <= qva + (size - 1);
+}
+
+/* Import one described fd as a slot (front-end range checked against slots[0..n)). */
 static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d, int fd,
-		       struct gm_slot *out)
+		       const struct gm_slot *others, unsigned int n, struct gm_slot *out)
 {
 	struct vmmem_region *r = NULL;
 	int rc;
@@ -133,6 +144,15 @@ static int import_slot(struct guest_mem *gm, const struct vmmem_vhost_region *d,
 			": empty, or its user address range wraps",
 			d->guest_phys_addr, d->memory_size, d->userspace_addr);
 		return -1;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (qva_overlap(&others[i], d->userspace_addr, d->memory_size)) {
+			vub_log("refusing region GPA 0x%" PRIx64 " QVA 0x%" PRIx64 " size 0x%" PRIx64
+				": its user addresses overlap the region at GPA 0x%" PRIx64,
+				d->guest_phys_addr, d->userspace_addr, d->memory_size,
+				others[i].gpa);
+			return -1;
+		}
 	}
 	rc = vmmem_region_import(&r, d, fd, gm->import_flags);
 	if (rc) {
@@ -226,7 +246,7 @@ int gm_set_table(struct guest_mem *gm, const struct vmmem_vhost_region *descs, c
 		return -1;
 	}
 	for (; n < count; n++)
-		if (import_slot(gm, &descs[n], fds[n], &fresh[n]))
+		if (import_slot(gm, &descs[n], fds[n], fresh, n, &fresh[n]))
 			goto fail;
 	/* GPA overlaps are refused here by vmmem_memory_new(). */
 	if (build_memory(gm, fresh, count, &m) || publish(gm, m))
@@ -259,7 +279,7 @@ int gm_add_region(struct guest_mem *gm, const struct vmmem_vhost_region *desc, i
 			desc->guest_phys_addr, desc->memory_size, gm->size, gm->max_size);
 		return -1;
 	}
-	if (import_slot(gm, desc, fd, &slot))
+	if (import_slot(gm, desc, fd, gm->slots, gm->count, &slot))
 		return -1;
 	/* GPA overlaps, and a region the attached log does not cover, are refused here. */
 	if (vmmem_atomic_insert_region(gm->atomic, slot.region)) {

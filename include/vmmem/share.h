@@ -112,8 +112,9 @@ VMMEM_EXPORT int vmmem_region_peer_addr(const struct vmmem_region *r, uint64_t *
  *        of SET_VRING_ADDR, the uaddr of IOTLB updates) to a guest-physical address,
  *        through the imported regions of @p m, in O(log regions).
  *
- * A memory refuses to hold imported regions whose sender ranges overlap
- * (::VMMEM_E_OVERLAP from vmmem_memory_new() and the insert calls), so the answer is unique.
+ * Sender ranges normally do not overlap; where they do (one piece of a peer's memory
+ * imported at two GPAs), the lookup scans the imported regions (O(n)) and answers with the
+ * first, in sender-address order, that holds the whole range.
  * @param len    bytes, at least 1; the whole range must lie in one region.
  * @param[out] gpa  the guest-physical address of @p addr.
  * @return 0, or
