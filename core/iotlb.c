@@ -287,6 +287,16 @@ static size_t cut_and_insert(const struct vmm_iotlb_table *old, struct vmm_iotlb
 	return touched;
 }
 
+/* Index @t and swap it in with node @node (writer lock held); the generation word that
+ * caller-side caches check follows the new table. */
+static void publish_table(struct vmmem_iotlb *tlb, struct vmm_iotlb_table *t,
+			  struct vmm_retired *node)
+{
+	table_index(t);
+	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
+	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
+}
+
 /* Does @b continue @a in both address spaces with the same permission? */
 static bool continues(const struct vmm_iotlb_entry *a, const struct vmm_iotlb_entry *b)
 {
@@ -368,9 +378,7 @@ int vmmem_iotlb_update(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size, ui
 		}
 		evict_oldest(t, tlb->max, at);
 	}
-	table_index(t);
-	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
-	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
+	publish_table(tlb, t, node);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return 0;
@@ -407,9 +415,7 @@ int vmmem_iotlb_invalidate(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size
 	/* Splitting an entry may pass the limit: a cache may always forget, so the oldest
 	 * go, whatever the policy (refusing would keep a translation the IOMMU revoked). */
 	evict_oldest(t, tlb->max, SIZE_MAX);
-	table_index(t);
-	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
-	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
+	publish_table(tlb, t, node);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return (int)(touched > INT32_MAX ? INT32_MAX : touched);
@@ -432,9 +438,7 @@ int vmmem_iotlb_invalidate_all(struct vmmem_iotlb *tlb)
 	}
 	pthread_mutex_lock(&tlb->writer);
 	dropped = tlb->table->count;
-	table_index(t);
-	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
-	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
+	publish_table(tlb, t, node);
 	pthread_mutex_unlock(&tlb->writer);
 	drop_own_hint(tlb);
 	return (int)(dropped > INT32_MAX ? INT32_MAX : dropped);

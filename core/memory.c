@@ -76,7 +76,7 @@ static bool peer_order(struct vmmem_region *const *sorted, size_t count, uint32_
 
 		/* Does a's sender range [peer, peer + size) reach b's? (Aliases: one piece of
 		 * a peer's memory imported at two GPAs. A range that wraps reaches anything.) */
-		if (a->size - 1 > UINT64_MAX - a->peer_addr || a->peer_addr + (a->size - 1) >= b->peer_addr)
+		if (vmm_range_wraps(a->peer_addr, a->size) || a->peer_addr + (a->size - 1) >= b->peer_addr)
 			overlap = true;
 	}
 	return overlap;
