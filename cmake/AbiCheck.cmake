@@ -44,6 +44,7 @@ if(BUILD_TESTING)
     foreach(case IN ITEMS body_changed locals_reordered struct_field_added
                           struct_fields_reordered struct_field_resized parameter_type_changed
                           symbol_removed enum_value_changed provider_table_member_moved
+                          provider_table_appended provider_table_member_inserted
                           symbol_moved_between_nodes opaque_struct_changed)
       add_test(NAME abi_gate_${case}
         COMMAND ${CMAKE_COMMAND} -E env CC=${CMAKE_C_COMPILER}

@@ -11,13 +11,14 @@
 /* The keys every region takes, whatever its provider. */
 enum common_key {
 	KEY_GPA, KEY_SIZE, KEY_PREALLOC, KEY_THREADS, KEY_DUMP, KEY_MERGE, KEY_RO,
-	KEY_DIRTY, KEY_DIRTY_PAGE, KEY_LOCK, KEY_NODES, KEY_POLICY,
+	KEY_DIRTY, KEY_DIRTY_PAGE, KEY_LOCK, KEY_NODES, KEY_POLICY, KEY_ALIGN, KEY_GUARD,
 };
 static const char *const common_keys[] = {
 	[KEY_GPA] = "gpa",     [KEY_SIZE] = "size", [KEY_PREALLOC] = "prealloc",
 	[KEY_THREADS] = "prealloc-threads", [KEY_DUMP] = "dump", [KEY_MERGE] = "merge",
 	[KEY_RO] = "readonly", [KEY_DIRTY] = "dirty-log", [KEY_DIRTY_PAGE] = "dirty-page-size",
 	[KEY_LOCK] = "lock", [KEY_NODES] = "host-nodes", [KEY_POLICY] = "policy",
+	[KEY_ALIGN] = "align", [KEY_GUARD] = "guard",
 };
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))
 
@@ -280,6 +281,7 @@ static int check_region(struct vmm_cfg_region *r)
 	uint64_t v;
 
 	r->dump = true;
+	r->guard = true;
 	r->prealloc_threads = 1;
 	for (size_t i = 0; i < r->n_options; i++) {
 		struct vmm_cfg_option *o = &r->options[i];
@@ -311,6 +313,12 @@ static int check_region(struct vmm_cfg_region *r)
 			if (vmm_parse_size_value(o->value, &v) || v < 4096 || (v & (v - 1)))
 				return value_error(o, "a power of two of at least 4096 (e.g. 4K, 2M)");
 			r->dirty_page_size = v;
+			break;
+		case KEY_ALIGN: /* QEMU's align=: the base of the host mapping */
+			if (vmm_parse_size_value(o->value, &v) || v < 4096 || (v & (v - 1)) ||
+			    v > VMM_ALIGN_MAX)
+				return value_error(o, "a power of two from 4K to 1T (e.g. 2M, 1G)");
+			r->align = v;
 			break;
 		case KEY_LOCK: { /* QEMU's mem-lock vocabulary: on, off, on-fault */
 			bool b;
@@ -349,6 +357,7 @@ static int check_region(struct vmm_cfg_region *r)
 		case KEY_DUMP:
 		case KEY_MERGE:
 		case KEY_RO:
+		case KEY_GUARD:
 		case KEY_DIRTY: {
 			bool b;
 
@@ -362,6 +371,8 @@ static int check_region(struct vmm_cfg_region *r)
 				r->merge = b;
 			else if (k == KEY_DIRTY)
 				r->dirty_log = b;
+			else if (k == KEY_GUARD)
+				r->guard = b;
 			else
 				r->readonly = b;
 			break;

@@ -39,7 +39,12 @@ struct vmm_cfg_region {
 	enum vmm_lock lock;
 	uint64_t host_nodes;  /* host-nodes=: bit n = NUMA node n (nodes below 64) */
 	enum vmm_policy policy;
+	uint64_t align; /* align=: base alignment of the host mapping, 0: the page size */
+	bool guard;     /* guard=: PROT_NONE pages around the host mapping (default on) */
 };
+
+/* The largest align= (1 TiB): keeps the core's address-space reservation far from 2^64. */
+#define VMM_ALIGN_MAX (UINT64_C(1) << 40)
 
 struct vmmem_config {
 	struct vmm_cfg_region *regions;

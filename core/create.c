@@ -4,6 +4,8 @@
  * core handles (dump, merge, prealloc, lock, dirty-log) and wrapped in a region. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,10 @@
 #include "config.h"
 #include "create.h"
 #include "error.h"
+#include "guard.h"
 #include "loader.h"
 #include "options.h"
+#include "placement.h"
 #include "prealloc.h"
 #include "provider.h"
 #include "region.h"
@@ -137,6 +141,54 @@ static int bind_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapp
 		       strerror(err), online);
 }
 
+/* The CPUs of the NUMA nodes in @nodes (sysfs cpulist files), for placing prealloc
+ * threads; false if none is known (memory-only nodes, no sysfs): then they run anywhere. */
+static bool node_cpus(uint64_t nodes, cpu_set_t *set)
+{
+	CPU_ZERO(set);
+	for (unsigned int n = 0; n < 64; n++) {
+		char path[64], list[1024];
+		FILE *f;
+
+		if (!(nodes & (UINT64_C(1) << n)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/cpulist", n);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(list, sizeof(list), f)) {
+			for (char *t = list; *t >= '0' && *t <= '9';) {
+				char *end;
+				unsigned long lo = strtoul(t, &end, 10), hi = lo;
+
+				if (*end == '-')
+					hi = strtoul(end + 1, &end, 10);
+				for (unsigned long c = lo; c <= hi && c < CPU_SETSIZE; c++)
+					CPU_SET(c, set);
+				if (*end != ',')
+					break;
+				t = end + 1;
+			}
+		}
+		fclose(f);
+	}
+	return CPU_COUNT(set) > 0;
+}
+
+/* prealloc=on: populate with the requested threads, placed on the CPUs of the policy's
+ * nodes when there is a policy (QEMU's prealloc-context), so first touch allocates there
+ * and the threads do not pull pages across nodes. */
+static int prealloc_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
+{
+	struct vmm_prealloc_opts o = { .threads = cr->prealloc_threads,
+				       .read_only = cr->readonly };
+	cpu_set_t cpus;
+
+	if (cr->policy != VMM_POLICY_DEFAULT && node_cpus(cr->host_nodes, &cpus))
+		o.cpus = &cpus;
+	return vmm_prealloc_ex(m->addr, m->length, m->page_size, &o);
+}
+
 /* Apply the common keys the core handles (dump, merge, NUMA policy, prealloc, lock) to a
  * fresh mapping. */
 static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
@@ -156,12 +208,29 @@ static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_ma
 			return rc;
 	}
 	if (cr->prealloc) {
-		int rc = vmm_prealloc(m->addr, m->length, m->page_size, cr->prealloc_threads);
+		int rc = prealloc_mapping(cr, m);
 
 		if (rc)
 			return rc;
 	}
 	return lock_mapping(cr, m);
+}
+
+/* After create: a mapping map placed must be the one returned; one the provider made
+ * itself must still meet align=. */
+static int check_placement(const struct vmmem_provider *p, const struct vmm_place_call *call,
+			   const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
+{
+	if (call->placed && m->addr != call->placed)
+		return vmm_err(VMMEM_E_PROVIDER_INVALID,
+			       "provider %s returned %p, not the mapping core_api map placed at %p",
+			       p->desc.name, m->addr, call->placed);
+	if (cr->align && ((uintptr_t)m->addr & (cr->align - 1)))
+		return vmm_err(VMMEM_E_CONFIG_VALUE,
+			       "config position %zu: align=0x%llx: provider %s mapped at %p by "
+			       "itself (without core_api map), which is not aligned",
+			       cr->pos, (unsigned long long)cr->align, p->desc.name, m->addr);
+	return 0;
 }
 
 /* The region's config string, kept for snapshots ("provider:key=value,..."), with ',' and
@@ -195,6 +264,8 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 {
 	struct vmmem_option_value *values = NULL;
 	struct vmmem_mapping m = { .size = sizeof(m), .fd = -1 };
+	struct vmm_place_call call = { .magic = VMM_PLACE_MAGIC, .align = cr->align,
+				       .guard = cr->guard };
 	struct vmmem_provider *p;
 	int rc;
 
@@ -209,20 +280,28 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 	rc = vmm_options_resolve(p, cr, values);
 	if (rc)
 		goto out;
-	struct vmmem_provider_params params = {
-		.size = sizeof(params),
+	call.params = (struct vmmem_provider_params){
+		.size = sizeof(call.params),
 		.gpa = cr->gpa,
 		.length = cr->size,
 		.options = values,
 		.n_options = (uint32_t)p->n_options,
+		.flags = cr->readonly ? VMMEM_PARAM_READ_ONLY : 0,
 	};
-	rc = p->ops.create(p->desc.provider_data, &params, &m);
+	rc = p->ops.create(p->desc.provider_data, &call.params, &m);
 	if (rc > 0) /* not a valid answer: say so rather than leave a stale message */
 		rc = vmm_err(-EIO, "provider %s: create returned %d, not 0 or a negative error",
 			     p->desc.name, rc);
-	if (rc)
+	if (rc) {
+		vmm_guards_release(&call.guards); /* the provider unmapped what lay between */
 		goto out;
+	}
 	rc = check_mapping(p, &m, cr->size);
+	if (rc == 0)
+		rc = check_placement(p, &call, cr, &m);
+	/* A file someone else may shrink: accesses catch the SIGBUS (guard.c). */
+	if (rc == 0 && (m.flags & VMMEM_MAPPING_TRUNCATABLE))
+		rc = vmm_guard_enable();
 	if (rc == 0)
 		rc = finish_mapping(cr, &m);
 	if (rc == 0) {
@@ -235,14 +314,16 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 			.fd_offset = m.fd >= 0 ? m.fd_offset : 0,
 			.page_size = m.page_size,
 			.shareable = m.fd >= 0 && (m.flags & VMMEM_MAPPING_SHARED),
+			.guarded = (m.flags & VMMEM_MAPPING_TRUNCATABLE) != 0,
 			.discard = VMM_DISCARD_PROVIDER,
 			.provider = p,
 			.mapping = m,
+			.guards = call.guards,
 		};
 
 		rc = vmm_region_alloc(out, &tmpl);
 		if (rc == 0) {
-			p = NULL; /* the region holds the reference now */
+			p = NULL; /* the region holds the reference now, and the guards */
 			(*out)->spec = region_spec(cr);
 			if (!(*out)->spec) {
 				rc = vmm_err(-ENOMEM, "region: out of memory");
@@ -260,6 +341,7 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 	}
 	m.flags |= VMMEM_MAPPING_ABANDONED;
 	p->ops.destroy(p->desc.provider_data, &m);
+	vmm_guards_release(&call.guards);
 out:
 	free(values);
 	vmm_provider_unref(p);

@@ -326,9 +326,22 @@ vmmem_ctx_load_provider(struct vmmem_ctx *ctx, const char *name)
 	return rc;
 }
 
+/* What load_all counts: plugins (or unreadable directories) that failed, and the message
+ * of the last failure, kept because a later plugin's successful load may clear it. */
+struct load_all {
+	size_t failed;
+	char message[512];
+};
+
+static void load_failed(struct load_all *l)
+{
+	l->failed++;
+	snprintf(l->message, sizeof(l->message), "%s", vmmem_errormsg());
+}
+
 static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 {
-	size_t *failed = arg;
+	struct load_all *failed = arg;
 	struct dirent *e;
 	int dirfd = open_dir(dir), listfd;
 	DIR *d;
@@ -336,7 +349,7 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 	if (dirfd == -ENOENT)
 		return 0;
 	if (dirfd < 0) { /* one we cannot read is a failure, not the end of the search */
-		(*failed)++;
+		load_failed(failed);
 		return 0;
 	}
 	listfd = dup(dirfd);
@@ -346,7 +359,7 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 		if (listfd >= 0)
 			close(listfd);
 		close(dirfd);
-		(*failed)++;
+		load_failed(failed);
 		return 0;
 	}
 	while ((e = readdir(d))) {
@@ -362,7 +375,7 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 		if (!vmm_provider_name_valid(name) || vmm_registry_find_locked(ctx, name))
 			continue;
 		if (load_file_locked(ctx, dirfd, dir, e->d_name) < 0)
-			(*failed)++;
+			load_failed(failed);
 	}
 	closedir(d);
 	close(dirfd);
@@ -372,15 +385,17 @@ static int load_dir(struct vmmem_ctx *ctx, const char *dir, void *arg)
 int
 vmmem_ctx_load_all(struct vmmem_ctx *ctx, size_t *failed)
 {
-	size_t n = 0;
+	struct load_all l = { 0, "" };
 	int rc;
 
 	VMM_CHECK_ARG(ctx);
 	pthread_mutex_lock(&ctx->lock);
-	rc = for_each_dir(ctx, load_dir, &n);
+	rc = for_each_dir(ctx, load_dir, &l);
 	pthread_mutex_unlock(&ctx->lock);
+	if (rc == 0 && l.failed)
+		vmm_err(-EIO, "%s", l.message); /* the last failure's message, as documented */
 	if (failed)
-		*failed = n;
+		*failed = l.failed;
 	return rc;
 }
 

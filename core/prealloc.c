@@ -10,6 +10,9 @@
 #include "prealloc.h"
 #include "error.h"
 
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
@@ -40,6 +43,8 @@ struct job {
 	uint64_t length;
 	uint64_t page_size;
 	int error; /* -errno */
+	bool read_only;
+	int cpu;   /* where the populating ran, -1 if unknown */
 	struct start_gate *gate;
 };
 
@@ -73,17 +78,22 @@ static void gate_open(struct start_gate *g, int state)
 
 static void populate(struct job *j)
 {
-	if (madvise(j->start, j->length, MADV_POPULATE_WRITE) == 0)
+	j->cpu = sched_getcpu();
+	if (madvise(j->start, j->length,
+		    j->read_only ? MADV_POPULATE_READ : MADV_POPULATE_WRITE) == 0)
 		return;
 	if (errno != EINVAL) {
 		j->error = -errno;
 		return;
 	}
-	/* Kernels before 5.14: touch each page, keeping its contents (read, write back). */
+	/* Kernels before 5.14: touch each page, keeping its contents (read, write back; only
+	 * read where the mapping is read-only). */
 	for (uint64_t off = 0; off < j->length; off += j->page_size) {
 		volatile uint8_t *p = j->start + off;
+		uint8_t v = *p;
 
-		*p = *p;
+		if (!j->read_only)
+			*p = v;
 	}
 }
 
@@ -99,37 +109,59 @@ static void *worker(void *arg)
 int
 vmm_prealloc(void *addr, uint64_t length, uint64_t page_size, uint32_t threads)
 {
+	struct vmm_prealloc_opts o = { .threads = threads };
+
+	return vmm_prealloc_ex(addr, length, page_size, &o);
+}
+
+int
+vmm_prealloc_ex(void *addr, uint64_t length, uint64_t page_size, struct vmm_prealloc_opts *o)
+{
 	struct start_gate gate = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
 	struct job jobs[MAX_THREADS];
 	pthread_t tids[MAX_THREADS];
-	uint32_t n, started = 1;
+	pthread_attr_t attr;
+	/* With a CPU set every job gets a worker placed there (the caller's thread may run
+	 * anywhere); otherwise the caller's thread takes job 0. */
+	uint32_t n, first = o->cpus ? 0 : 1, started;
 	uint64_t pages, off = 0;
+	long cpus = o->cpus ? CPU_COUNT(o->cpus) : sysconf(_SC_NPROCESSORS_ONLN);
 	int rc = 0;
 
+	o->cpus_used = 0;
 	if (!addr || !page_size || (page_size & (page_size - 1)) || length % page_size)
 		return vmm_err(-EINVAL, "prealloc: %p + 0x%llx is not a whole number of 0x%llx pages",
 			       addr, (unsigned long long)length, (unsigned long long)page_size);
-	n = vmm_prealloc_threads(length, page_size, threads, sysconf(_SC_NPROCESSORS_ONLN));
+	n = vmm_prealloc_threads(length, page_size, o->threads, cpus);
 	pages = length / page_size;
 	/* Even split; the first (pages % n) threads take one page more. */
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t count = pages / n + (i < pages % n);
 
 		jobs[i] = (struct job){ .start = (uint8_t *)addr + off, .length = count * page_size,
-					.page_size = page_size, .gate = &gate };
+					.page_size = page_size, .read_only = o->read_only,
+					.cpu = -1, .gate = &gate };
 		off += count * page_size;
 	}
-	for (; started < n; started++)
-		if (pthread_create(&tids[started], NULL, worker, &jobs[started]) != 0)
+	pthread_attr_init(&attr);
+	if (o->cpus && pthread_attr_setaffinity_np(&attr, sizeof(*o->cpus), o->cpus) != 0)
+		first = 1; /* cannot place them: fall back to the unplaced split */
+	for (started = first; started < n; started++)
+		if (pthread_create(&tids[started], &attr, worker, &jobs[started]) != 0)
 			break;
+	pthread_attr_destroy(&attr);
 	/* Fewer threads than planned still do all the work: the caller's thread takes the
 	 * jobs of the threads that could not be created. */
 	gate_open(&gate, 1);
-	populate(&jobs[0]);
+	if (first)
+		populate(&jobs[0]);
 	for (uint32_t i = started; i < n; i++)
 		populate(&jobs[i]);
-	for (uint32_t i = 1; i < started; i++)
+	for (uint32_t i = first; i < started; i++)
 		pthread_join(tids[i], NULL);
+	for (uint32_t i = 0; i < n; i++)
+		if (jobs[i].cpu >= 0 && jobs[i].cpu < 64)
+			o->cpus_used |= UINT64_C(1) << jobs[i].cpu;
 	for (uint32_t i = 0; i < n && !rc; i++)
 		if (jobs[i].error)
 			rc = vmm_err(jobs[i].error,

@@ -206,6 +206,7 @@ vmmem_region_unref(struct vmmem_region *r)
 		vmm_provider_release_mapping(r->provider, &r->mapping);
 	else if (r->unmap_addr)
 		munmap(r->unmap_addr, r->unmap_len);
+	vmm_guards_release(&r->guards); /* the mapping between them is gone now */
 	if (r->owns_fd && r->fd >= 0)
 		close(r->fd);
 	free_bitmaps(r);

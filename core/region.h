@@ -8,6 +8,8 @@
 #include <vmmem/provider.h>
 #include <vmmem/region.h>
 
+#include "placement.h"
+
 /* How vmmem_region_discard gives memory back. */
 enum vmm_discard_kind {
 	VMM_DISCARD_NONE,      /* caller's mapping of unknown kind: -EOPNOTSUPP */
@@ -34,6 +36,7 @@ struct vmmem_region {
 	uint64_t unmap_len;
 	struct vmmem_provider *provider; /* with a reference, or NULL */
 	struct vmmem_mapping mapping;    /* what the provider made, for destroy/discard */
+	struct vmm_guards guards;        /* around mapping (core_api map), removed after destroy */
 	struct vmm_dirty *dirty_all;     /* every bitmap made for the region (freed with it) */
 	char *spec;         /* the config string it was created from (owned), or NULL */
 	uint64_t peer_addr; /* the sender's address of gpa (vhost-user userspace_addr) */

@@ -13,6 +13,7 @@
 #include "config.h"
 #include "error.h"
 #include "options.h"
+#include "placement.h"
 #include "prealloc.h"
 #include "region.h"
 #include "util.h"
@@ -65,6 +66,7 @@ static const struct vmmem_core_api core_api = {
 	.free = free,
 	.prealloc = vmm_prealloc,
 	.host_page_size = vmm_host_page_size,
+	.map = vmm_core_map,
 };
 
 /* ---- registration ---- */

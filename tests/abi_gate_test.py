@@ -109,6 +109,24 @@ vmmem_region_contains(const struct vmmem_region *r, uint64_t gpa)
 	int (*create)(void *provider_data, const struct vmmem_provider_params *params,
 		      struct vmmem_mapping *out);'''),
     ]),
+    # The provider tables are size-prefixed and append-only: growing one at the end is what
+    # a minor release may do (docs/ABI.md); a member inserted anywhere else is a break.
+    'provider_table_appended': (PASS, [
+        ('include/vmmem/provider.h',
+         '''	void *priv;          /**< provider-private data, passed back to destroy/discard */
+	/* ABI 1.0 ends here; append only */''',
+         '''	void *priv;          /**< provider-private data, passed back to destroy/discard */
+	/* ABI 1.0 ends here; append only */
+	uint64_t appended;   /**< a member a later minor adds */'''),
+    ]),
+    'provider_table_member_inserted': (FAIL, [
+        ('include/vmmem/provider.h',
+         '''	/** The host's base page size. */
+	uint64_t (*host_page_size)(void);''',
+         '''	void *inserted; /**< a member put before the end */
+	/** The host's base page size. */
+	uint64_t (*host_page_size)(void);'''),
+    ]),
     'symbol_moved_between_nodes': (FAIL, [
         ('abi/libvmmem.map', '''		vmmem_version;
 ''', ''),

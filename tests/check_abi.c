@@ -69,7 +69,8 @@ END_TEST
 
 START_TEST(test_abi_provider_params)
 {
-	PIN_SIZE(struct vmmem_provider_params, 40);
+	/* 40 bytes in provider ABI 1.0; 1.1 appended flags (tables only grow at the end). */
+	PIN_SIZE(struct vmmem_provider_params, 48);
 	PIN_ALIGN(struct vmmem_provider_params, 8);
 	PIN_OFF(struct vmmem_provider_params, size, 0);
 	PIN_OFF(struct vmmem_provider_params, reserved, 4);
@@ -78,6 +79,8 @@ START_TEST(test_abi_provider_params)
 	PIN_OFF(struct vmmem_provider_params, options, 24);
 	PIN_OFF(struct vmmem_provider_params, n_options, 32);
 	PIN_OFF(struct vmmem_provider_params, reserved2, 36);
+	PIN_OFF(struct vmmem_provider_params, flags, 40);
+	PIN_OFF(struct vmmem_provider_params, reserved3, 44);
 }
 END_TEST
 
@@ -130,7 +133,8 @@ END_TEST
 
 START_TEST(test_abi_core_api)
 {
-	PIN_SIZE(struct vmmem_core_api, 64);
+	/* 64 bytes in provider ABI 1.0; 1.1 appended map. */
+	PIN_SIZE(struct vmmem_core_api, 72);
 	PIN_ALIGN(struct vmmem_core_api, 8);
 	PIN_OFF(struct vmmem_core_api, size, 0);
 	PIN_OFF(struct vmmem_core_api, abi_major, 4);
@@ -142,6 +146,7 @@ START_TEST(test_abi_core_api)
 	PIN_OFF(struct vmmem_core_api, free, 40);
 	PIN_OFF(struct vmmem_core_api, prealloc, 48);
 	PIN_OFF(struct vmmem_core_api, host_page_size, 56);
+	PIN_OFF(struct vmmem_core_api, map, 64);
 }
 END_TEST
 

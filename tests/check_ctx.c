@@ -1094,7 +1094,7 @@ START_TEST(test_ctx_first_directory_wins)
 	ctx = ctx_with_path(path);
 	ck_assert_int_eq(vmmem_ctx_load_all(ctx, &failed), 0);
 	ck_assert_uint_eq(failed, 0);
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 3);
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 4);
 	ck_assert_int_eq(vmmem_ctx_find_provider(ctx, "anon", &p), 0);
 	ck_assert_str_eq(vmmem_provider_path(p), dst);
 	vmmem_ctx_unref(ctx);
@@ -1108,13 +1108,13 @@ END_TEST
 START_TEST(test_ctx_load_all_providers)
 {
 	struct vmmem_ctx *ctx = ctx_with_path(provider_dir);
-	static const char *const names[] = { "anon", "memfd", "hugetlbfs" };
+	static const char *const names[] = { "anon", "memfd", "hugetlbfs", "file" };
 	size_t failed = 99;
 
 	ck_assert_int_eq(vmmem_ctx_load_all(ctx, &failed), 0);
 	ck_assert_uint_eq(failed, 0);
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 3);
-	for (size_t i = 0; i < 3; i++) {
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 4);
+	for (size_t i = 0; i < 4; i++) {
 		const struct vmmem_provider *p = NULL;
 		char expected[PATH_MAX];
 
@@ -1129,7 +1129,7 @@ START_TEST(test_ctx_load_all_providers)
 	ck_assert_int_eq(vmmem_ctx_load_all(ctx, &failed), 0);
 	ck_assert_uint_eq(failed, 0);
 	ck_assert_int_eq(vmmem_ctx_load_all(ctx, NULL), 0);
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 3);
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 4);
 	vmmem_ctx_unref(ctx);
 
 	ck_assert_int_eq(vmmem_ctx_load_all(NULL, &failed), -EINVAL);
@@ -1157,7 +1157,8 @@ START_TEST(test_ctx_load_all_test_plugins)
 	ck_assert_str_ne(vmmem_errormsg(), "");
 	/* The ABI-evolution plugins (check_provider_abi.c) load too: oldops, newtables; and
 	 * stale, whose misuse shows only when it creates. */
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 8);
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 9);
+	ck_assert(provider_registered(ctx, "file"));
 	ck_assert(provider_registered(ctx, "anon"));
 	ck_assert(provider_registered(ctx, "memfd"));
 	ck_assert(provider_registered(ctx, "hugetlbfs"));
@@ -1472,7 +1473,7 @@ START_TEST(test_ctx_inproc_shadows_plugin)
 	ck_assert_ptr_null(vmmem_provider_path(p));
 	ck_assert_int_eq(vmmem_ctx_load_all(ctx, &failed), 0);
 	ck_assert_uint_eq(failed, 0);
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 3);
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 4);
 	ck_assert_int_eq(vmmem_ctx_find_provider(ctx, "anon", &p), 0);
 	ck_assert_ptr_null(vmmem_provider_path(p));
 	memset(&rec, 0, sizeof(rec));
@@ -1917,10 +1918,10 @@ START_TEST(test_ctx_concurrent_use)
 			      w[i].first_failure);
 	}
 	pthread_barrier_destroy(&start);
-	/* anon, memfd, good; then load_all added hugetlbfs, othername, oldops, newtables and
-	 * stale; no duplicates. */
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 8);
-	for (size_t i = 0; i < 8; i++)
+	/* anon, memfd, good; then load_all added hugetlbfs, file, othername, oldops, newtables
+	 * and stale; no duplicates. */
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 9);
+	for (size_t i = 0; i < 9; i++)
 		for (size_t j = 0; j < i; j++)
 			ck_assert_str_ne(vmmem_provider_name(vmmem_ctx_provider_at(ctx, i)),
 					 vmmem_provider_name(vmmem_ctx_provider_at(ctx, j)));

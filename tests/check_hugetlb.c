@@ -43,18 +43,22 @@
 /* A writable hugetlbfs mount with 2 MiB pages (/dev/hugepages preferred). */
 static char mount_dir[PATH_MAX];
 static char explicit_options[PATH_MAX + 64];
+static char file_options[PATH_MAX + 64];
 
 static struct pm_spec hugetlb_specs[] = {
-	{ "memfd hugetlb=on", "memfd", ",hugetlb=on", HPS, true, true, SEAL_ALL },
+	{ "memfd hugetlb=on", "memfd", ",hugetlb=on", HPS, true, true, SEAL_ALL, false },
 	{ "memfd hugetlb=on,hugetlbsize=2M", "memfd", ",hugetlb=on,hugetlbsize=2M", HPS, true,
-	  true, SEAL_ALL },
-	{ "memfd hugetlb=on,seal=off", "memfd", ",hugetlb=on,seal=off", HPS, true, true, 0 },
+	  true, SEAL_ALL, false },
+	{ "memfd hugetlb=on,seal=off", "memfd", ",hugetlb=on,seal=off", HPS, true, true, 0, false },
 	{ "memfd hugetlb=on,share=off", "memfd", ",hugetlb=on,share=off", HPS, true, false,
-	  SEAL_ALL },
-	{ "hugetlbfs", "hugetlbfs", "", HPS, true, true, PM_SEALS_NO_SHRINK },
+	  SEAL_ALL, false },
+	{ "hugetlbfs", "hugetlbfs", "", HPS, true, true, PM_SEALS_NO_SHRINK, false },
 	{ "hugetlbfs mem-path,pagesize=2M", "hugetlbfs", explicit_options, HPS, true, true,
-	  PM_SEALS_NO_SHRINK },
-	{ "hugetlbfs share=off", "hugetlbfs", ",share=off", HPS, true, false, PM_SEALS_NO_SHRINK },
+	  PM_SEALS_NO_SHRINK, false },
+	{ "hugetlbfs share=off", "hugetlbfs", ",share=off", HPS, true, false, PM_SEALS_NO_SHRINK,
+	  false },
+	/* the file provider on a hugetlbfs directory takes its page size from the mount */
+	{ "file on hugetlbfs", "file", file_options, HPS, true, true, PM_SEALS_NO_SHRINK, true },
 };
 
 #define N_SPECS ((int)(sizeof(hugetlb_specs) / sizeof(hugetlb_specs[0])))
@@ -736,6 +740,7 @@ static Suite *hugetlb_suite(void)
 
 	snprintf(explicit_options, sizeof(explicit_options), ",mem-path=%s,pagesize=2M",
 		 mount_dir);
+	snprintf(file_options, sizeof(file_options), ",mem-path=%s,share=on", mount_dir);
 	pm_add_matrix(s, "matrix", hugetlb_specs, N_SPECS);
 
 	tc = tcase_create("options");

@@ -391,6 +391,8 @@ START_TEST(test_numa_policies)
 		"anon:gpa=0,size=2M,prealloc=on,host-nodes=0,policy=preferred",
 		"memfd:gpa=0,size=2M,prealloc=on,host-nodes=0,policy=interleave",
 		"anon:gpa=0,size=2M,prealloc=on,host-nodes=0-0,policy=bind",
+		"anon:gpa=0,size=256M,prealloc=on,prealloc-threads=2,host-nodes=0,policy=bind",
+		"file:gpa=0,size=2M,mem-path=/dev/shm,share=on,prealloc=on,host-nodes=0,policy=bind",
 	};
 	struct vmmem_ctx *ctx = new_ctx();
 

@@ -21,14 +21,19 @@
 #define MEMFD_SEALS (F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL)
 
 static const struct pm_spec provider_specs[] = {
-	{ "anon", "anon", "", 0, false, false, PM_SEALS_NO_FD },
-	{ "anon share=on", "anon", ",share=on", 0, false, false, PM_SEALS_NO_FD },
-	{ "anon thp=on", "anon", ",thp=on", 0, false, false, PM_SEALS_NO_FD },
-	{ "memfd", "memfd", "", 0, true, true, MEMFD_SEALS },
-	{ "memfd share=off", "memfd", ",share=off", 0, true, false, MEMFD_SEALS },
-	{ "memfd seal=off", "memfd", ",seal=off", 0, true, true, 0 },
+	{ "anon", "anon", "", 0, false, false, PM_SEALS_NO_FD, false },
+	{ "anon share=on", "anon", ",share=on", 0, false, false, PM_SEALS_NO_FD, false },
+	{ "anon thp=on", "anon", ",thp=on", 0, false, false, PM_SEALS_NO_FD, false },
+	{ "memfd", "memfd", "", 0, true, true, MEMFD_SEALS, false },
+	{ "memfd share=off", "memfd", ",share=off", 0, true, false, MEMFD_SEALS, false },
+	{ "memfd seal=off", "memfd", ",seal=off", 0, true, true, 0, false },
 	{ "memfd share=on,seal=on", "memfd", ",share=on,seal=on", 0, true,
-	  true, MEMFD_SEALS },
+	  true, MEMFD_SEALS, false },
+	/* file in a directory (an unlinked new file): on tmpfs and on the disk filesystem */
+	{ "file tmpfs share=on", "file", ",mem-path=/dev/shm,share=on", 0, true, true,
+	  PM_SEALS_NO_SHRINK, true },
+	{ "file disk share=on", "file", ",mem-path=/var/tmp,share=on", 0, true, true,
+	  PM_SEALS_NO_SHRINK, true },
 };
 
 #define N_SPECS ((int)(sizeof(provider_specs) / sizeof(provider_specs[0])))

@@ -37,6 +37,7 @@ struct pm_spec {
 	bool has_fd;          /* vmmem_region_fd() >= 0 */
 	bool shareable;       /* vmmem_region_to_vhost() succeeds */
 	int seals;            /* exact F_GET_SEALS value, or an enum pm_seals */
+	bool ro_mapping;      /* readonly=on maps PROT_READ (file): fill through the fd */
 };
 
 /* True (after saying so) when the suites run under qemu-user, which accepts madvise and
@@ -437,8 +438,19 @@ START_TEST(test_providers_readonly)
 	size_t done = 99;
 
 	ck_assert_uint_eq(vmmem_region_flags(r) & VMMEM_REGION_READ_ONLY, VMMEM_REGION_READ_ONLY);
-	/* The host pointer bypasses the flag: put a pattern there. */
-	pm_gen(host, PM_GPA, 2 * pg, 8);
+	if (s->ro_mapping) {
+		/* The mapping itself is PROT_READ: put the pattern in the file behind it, through
+		 * a writable mapping of its own (hugetlbfs files take no write()). */
+		uint8_t *w = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_SHARED,
+				  vmmem_region_fd(r), (off_t)vmmem_region_fd_offset(r));
+
+		ck_assert_ptr_ne(w, MAP_FAILED);
+		pm_gen(w, PM_GPA, 2 * pg, 8);
+		munmap(w, 2 * pg);
+	} else {
+		/* The host pointer bypasses the flag: put a pattern there. */
+		pm_gen(host, PM_GPA, 2 * pg, 8);
+	}
 	ck_assert_int_eq(vmmem_memory_write(m, PM_GPA, buf, sizeof(buf)), VMMEM_E_READ_ONLY);
 	ck_assert_int_eq(vmmem_memory_write_exact(m, PM_GPA + 16, buf, sizeof(buf), &done),
 			 VMMEM_E_READ_ONLY);

@@ -93,11 +93,21 @@ basic)
 	expect_in "$tmp/map_default.out" "memfd" "vmmem map"
 	grep -q "FAILED" "$tmp/map_default.out" && fail "vmmem map reports a failure"
 
-	# providers: the three plugins with their options.
-	run providers providers
+	# providers: the four plugins, briefly; --verbose adds their options and the keys every
+	# region takes.
+	run providers_brief providers
 	[ "$status" -eq 0 ] || fail "vmmem providers: exit $status, expected 0"
-	expect_in "$tmp/providers.out" "3 providers found" "vmmem providers"
+	expect_in "$tmp/providers_brief.out" "4 providers found" "vmmem providers"
+	expect_in "$tmp/providers_brief.out" "libvmmem-file.so" "vmmem providers"
+	grep -q "keys every region takes" "$tmp/providers_brief.out" &&
+		fail "vmmem providers (not verbose) lists the common keys"
+	grep -q "^  share " "$tmp/providers_brief.out" &&
+		fail "vmmem providers (not verbose) lists options"
+	run providers providers --verbose
+	[ "$status" -eq 0 ] || fail "vmmem providers --verbose: exit $status, expected 0"
+	expect_in "$tmp/providers.out" "4 providers found" "vmmem providers"
 	expect_options anon share reserve thp
+	expect_options file mem-path share offset discard-data reserve
 	expect_options memfd share reserve hugetlb hugetlbsize seal
 	expect_options hugetlbfs mem-path pagesize share reserve keep discard-data
 	expect_in "$tmp/providers.out" "libvmmem-anon.so" "vmmem providers"
@@ -108,6 +118,20 @@ basic)
 		fail "vmmem providers: no 'lock enum off' line among the common keys"
 	grep -Eq '^  dump +bool +on ' "$tmp/providers.out" ||
 		fail "vmmem providers: no 'dump bool on' line among the common keys"
+	grep -Eq '^  guard +bool +on ' "$tmp/providers.out" ||
+		fail "vmmem providers: no 'guard bool on' line among the common keys"
+	grep -Eq '^  align +size ' "$tmp/providers.out" ||
+		fail "vmmem providers: no 'align size' line among the common keys"
+	# Every key the parser treats as common (core/config.c) is listed.
+	if [ -n "${VMMEM_TEST_SOURCE_DIR:-}" ]; then
+		keys=$(grep -o '\[KEY_[A-Z_]*\] = "[a-z-]*"' "$VMMEM_TEST_SOURCE_DIR/../core/config.c" |
+			sed 's/.*"\(.*\)"/\1/' | tr '\n' ' ')
+		[ -n "$keys" ] || fail "no common keys found in core/config.c"
+		for k in $keys; do
+			grep -Eq "^  $k +[a-z]+ " "$tmp/providers.out" ||
+				fail "vmmem providers --verbose: common key '$k' is not listed"
+		done
+	fi
 	expect_in "$tmp/providers.out" "libvmmem-hugetlbfs.so" "vmmem providers"
 
 	# An unknown key: refused, naming the key and its byte position (0-based: 19).

@@ -193,6 +193,44 @@ START_TEST(test_prealloc_unmapped_fails)
 }
 END_TEST
 
+/* With a CPU set (the NUMA policy's nodes), every worker runs there: pinned to one CPU at
+ * a time, each of the machine's first two CPUs in turn, the workers report only it. */
+START_TEST(test_prealloc_placed_on_cpus)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), len = 256 * pg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	for (int cpu = 0; cpu < 2 && cpu < ncpu && cpu < 64; cpu++) {
+		uint8_t *p = map_fresh(len);
+		cpu_set_t set;
+		struct vmm_prealloc_opts o = { .threads = 2, .cpus = &set };
+
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		ck_assert_int_eq(vmm_prealloc_ex(p, len, pg, &o), 0);
+		ck_assert_uint_eq(resident_pages(p, len), len / pg);
+		ck_assert_msg(o.cpus_used == UINT64_C(1) << cpu, "pinned to CPU %d, ran on 0x%llx",
+			      cpu, (unsigned long long)o.cpus_used);
+		ck_assert_int_eq(munmap(p, len), 0);
+	}
+}
+END_TEST
+
+/* A read-only mapping is populated for reading (MADV_POPULATE_READ), not written. */
+START_TEST(test_prealloc_read_only)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE), len = 16 * pg;
+	uint8_t *p = map_fresh(len);
+	struct vmm_prealloc_opts o = { .threads = 1, .read_only = true };
+
+	ck_assert_int_eq(mprotect(p, len, PROT_READ), 0);
+	ck_assert_int_eq(vmm_prealloc_ex(p, len, pg, &o), 0);
+	ck_assert_uint_eq(resident_pages(p, len), len / pg);
+	ck_assert_uint_eq(p[0], 0);
+	ck_assert_int_eq(munmap(p, len), 0);
+}
+END_TEST
+
 static Suite *prealloc_threads_suite(void)
 {
 	Suite *s = suite_create("prealloc_threads");
@@ -208,6 +246,8 @@ static Suite *prealloc_threads_suite(void)
 	tcase_add_test(populate, test_prealloc_keeps_contents);
 	tcase_add_test(populate, test_prealloc_bad_arguments);
 	tcase_add_test(populate, test_prealloc_unmapped_fails);
+	tcase_add_test(populate, test_prealloc_placed_on_cpus);
+	tcase_add_test(populate, test_prealloc_read_only);
 	suite_add_tcase(s, populate);
 	return s;
 }

@@ -2,7 +2,8 @@
 /*
  * vmmem: inspect providers and build guest memory from a config string.
  *
- *   vmmem providers            every provider found, its version and options
+ *   vmmem providers [--verbose] every provider found and its version; with --verbose its
+ *                              options and the keys every region takes (type, default)
  *   vmmem map [CONFIG]         build the memory (a built-in default without CONFIG), print
  *                              the region table and check every region with a write/read
  *                              round trip
@@ -17,6 +18,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vmmem [--provider-path DIRS] providers\n"
+		"usage: vmmem [--provider-path DIRS] providers [--verbose]\n"
 		"       vmmem [--provider-path DIRS] map [CONFIG]\n"
 		"       vmmem [--provider-path DIRS] snapshot save|restore|info|verify|merge ...\n"
 		"                                (vmmem snapshot --help)\n"
@@ -75,7 +77,9 @@ static const char *type_name(uint32_t type)
 	}
 }
 
-static int cmd_providers(struct vmmem_ctx *ctx)
+/* providers: each provider found; with @verbose also its options and the keys every
+ * region takes, each with type and default. */
+static int cmd_providers(struct vmmem_ctx *ctx, bool verbose)
 {
 	char path[PATH_MAX * 2];
 	size_t failed = 0, n;
@@ -93,7 +97,7 @@ static int cmd_providers(struct vmmem_ctx *ctx)
 		printf("\n%s %u.%u.%u - %s\n  file: %s\n", vmmem_provider_name(p), v >> 16,
 		       (v >> 8) & 0xff, v & 0xff, vmmem_provider_description(p),
 		       vmmem_provider_path(p) ? vmmem_provider_path(p) : "(built in)");
-		for (size_t j = 0; j < vmmem_provider_option_count(p); j++) {
+		for (size_t j = 0; verbose && j < vmmem_provider_option_count(p); j++) {
 			const char *key, *def, *help;
 			uint32_t type;
 
@@ -115,10 +119,13 @@ static int cmd_providers(struct vmmem_ctx *ctx)
 		{ "lock", "enum", "off", "on | on-fault: mlock2 the pages (QEMU -overcommit mem-lock=)" },
 		{ "dirty-log", "bool", "off", "track written pages" },
 		{ "dirty-page-size", "size", "4K", "bytes per dirty bit (needs dirty-log=on)" },
+		{ "align", "size", "page", "base alignment of the host mapping (QEMU align=)" },
+		{ "guard", "bool", "on", "PROT_NONE page below and above the host mapping" },
 	};
 
-	printf("\nkeys every region takes:\n");
-	for (size_t k = 0; k < sizeof(common) / sizeof(common[0]); k++)
+	if (verbose)
+		printf("\nkeys every region takes:\n");
+	for (size_t k = 0; verbose && k < sizeof(common) / sizeof(common[0]); k++)
 		printf("  %-16s %-6s %-8s %s\n", common[k][0], common[k][1], common[k][2],
 		       common[k][3]);
 	if (failed)
@@ -294,7 +301,10 @@ int main(int argc, char **argv)
 		return fail("search path", rc);
 	}
 	if (!strcmp(argv[optind], "providers") && optind + 1 == argc)
-		rc = cmd_providers(ctx);
+		rc = cmd_providers(ctx, false);
+	else if (!strcmp(argv[optind], "providers") && optind + 2 == argc &&
+		 (!strcmp(argv[optind + 1], "--verbose") || !strcmp(argv[optind + 1], "-v")))
+		rc = cmd_providers(ctx, true);
 	else if (!strcmp(argv[optind], "snapshot"))
 		rc = cmd_snapshot(ctx, argc - optind, argv + optind, DEFAULT_CONFIG);
 	else if (!strcmp(argv[optind], "map") && optind + 2 >= argc)

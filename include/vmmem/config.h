@@ -29,12 +29,16 @@
  *   touched), after prealloc; over RLIMIT_MEMLOCK the error names the limit |
  * | dirty-log | bool | off | track written pages (vmmem/dirty.h) |
  * | dirty-page-size | size | 4K | bytes per dirty bit: a power of two >= 4K (needs dirty-log=on) |
+ * | align | size | page size | base alignment of the host mapping: a power of two, 4K to 1T (QEMU's) |
+ * | guard | bool | on | one PROT_NONE page right below and above the host mapping, so a host
+ *   overrun faults instead of reaching a neighbour (providers that map through core_api map) |
  *
  * Sizes are decimal or 0x-hex with an optional K, M, G or T suffix (powers of 1024);
  * booleans are on/off, yes/no or true/false. Other keys belong to the provider and are
  * checked against its option table when the memory is built (vmmem/ctx.h). The parser
  * checks syntax, the common keys, duplicate keys and overlapping regions; every error names
- * the key and its byte position in the string.
+ * the key and its byte position in the string. docs/CONFIG.md is the full reference, with
+ * every provider's options and their QEMU equivalents.
  */
 #ifndef VMMEM_CONFIG_H
 #define VMMEM_CONFIG_H

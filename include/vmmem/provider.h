@@ -39,7 +39,7 @@ VMMEM_BEGIN_DECLS
 /** Incompatible provider-ABI changes bump this; the core refuses other majors. */
 #define VMMEM_PROVIDER_ABI_MAJOR 1
 /** Compatible additions (fields appended to the tables) bump this. */
-#define VMMEM_PROVIDER_ABI_MINOR 0
+#define VMMEM_PROVIDER_ABI_MINOR 1
 
 /** Name of the entry symbol every provider plugin exports. */
 #define VMMEM_PROVIDER_ENTRY_NAME "vmmem_provider_init"
@@ -82,12 +82,30 @@ struct vmmem_provider_params {
 	uint32_t n_options;     /**< number of entries in @p options */
 	uint32_t reserved2; /**< zero (padding; may gain a meaning in a later minor) */
 	/* ABI 1.0 ends here; append only */
+	/** VMMEM_PARAM_* flags; read it only if @p size covers it. @since provider ABI 1.1 */
+	uint32_t flags;
+	uint32_t reserved3; /**< zero (padding; may gain a meaning in a later minor) */
+	/* ABI 1.1 ends here; append only */
 };
+
+/**
+ * The region is read-only (readonly=on): the provider may open its backing read-only and
+ * map it PROT_READ. The core refuses writes through its access API either way.
+ * @since provider ABI 1.1
+ */
+#define VMMEM_PARAM_READ_ONLY 0x1u
 
 /** Mapping flags a provider reports. */
 #define VMMEM_MAPPING_SHARED 0x1u  /**< MAP_SHARED: other mappers of the fd see writes */
 #define VMMEM_MAPPING_HUGETLB 0x2u /**< backed by hugetlb pages */
 #define VMMEM_MAPPING_SEALED 0x4u  /**< fd sealed against shrinking (F_SEAL_SHRINK) */
+/**
+ * Another process may shrink the backing file under the mapping (a plain file: no
+ * F_SEAL_SHRINK), which would make accesses past its new end raise SIGBUS; the core then
+ * turns such faults into errors (-EFAULT) instead of letting them kill the process.
+ * @since provider ABI 1.1
+ */
+#define VMMEM_MAPPING_TRUNCATABLE 0x8u
 /**
  * Set by the core (never by a provider) in the flags of a mapping it hands back to destroy
  * because making the region failed after create returned (a failed madvise, prealloc or
@@ -164,6 +182,22 @@ struct vmmem_core_api {
 	/** The host's base page size. */
 	uint64_t (*host_page_size)(void);
 	/* ABI 1.0 ends here; append only */
+	/**
+	 * Make the region's one mapping: mmap(2) with the same @p prot, @p flags, @p fd and
+	 * @p offset and a length of @p params->length, but placed by the core, at an address
+	 * aligned to the larger of @p page_size and the region's align=, between two guard
+	 * pages (PROT_NONE, so a host overrun faults) unless guard=off. @p params must be the
+	 * pointer create received. destroy unmaps with munmap(addr, length) as usual; the core
+	 * removes the guard pages after it. At most one call per create.
+	 * Returns the address, or MAP_FAILED with errno set (EINVAL: bad @p page_size or
+	 * @p params, EBUSY: called twice; otherwise mmap's errno).
+	 * Read it only if size covers it; older cores lack it (then mmap directly: the
+	 * region gets no guard pages, and the core checks align= afterwards).
+	 * @since provider ABI 1.1
+	 */
+	void *(*map)(const struct vmmem_provider_params *params, uint64_t page_size, int prot,
+		     int flags, int fd, uint64_t offset);
+	/* ABI 1.1 ends here; append only */
 };
 
 /**

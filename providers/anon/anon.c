@@ -24,8 +24,8 @@ static int anon_create(void *data, const struct vmmem_provider_params *p,
 	const struct vmmem_core_api *core = data;
 	void *addr;
 
-	addr = mmap(NULL, p->length, PROT_READ | PROT_WRITE,
-		    MAP_ANONYMOUS | pu_map_flags(share, (int)p->options[OPT_RESERVE].num), -1, 0);
+	addr = pu_mmap(core, p, core->host_page_size(), PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | pu_map_flags(share, (int)p->options[OPT_RESERVE].num), -1, 0);
 	if (addr == MAP_FAILED)
 		return core->set_error(-errno, "anon: mmap of %llu bytes: %m",
 				       (unsigned long long)p->length);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/mman.h>
 
 #include <vmmem/provider.h>
@@ -22,6 +23,26 @@ static inline int pu_register(const struct vmmem_core_api *core, struct vmmem_pr
 
 	desc.provider_data = (void *)(uintptr_t)core; /* the ops only read through it */
 	return core->register_provider(h, &desc);
+}
+
+/*
+ * The region's mapping: placed by the core (align=, guard pages) when the core offers
+ * core_api map (provider ABI 1.1), else a plain mmap as older cores expect.
+ */
+static inline void *pu_mmap(const struct vmmem_core_api *core,
+			    const struct vmmem_provider_params *p, uint64_t page_size, int prot,
+			    int flags, int fd, uint64_t offset)
+{
+	if (core->size >= offsetof(struct vmmem_core_api, map) + sizeof(core->map) && core->map)
+		return core->map(p, page_size, prot, flags, fd, offset);
+	return mmap(NULL, p->length, prot, flags, fd, (off_t)offset);
+}
+
+/* Did the core ask for a read-only region (readonly=on)? Older cores do not say. */
+static inline int pu_read_only(const struct vmmem_provider_params *p)
+{
+	return p->size >= offsetof(struct vmmem_provider_params, flags) + sizeof(p->flags) &&
+	       (p->flags & VMMEM_PARAM_READ_ONLY);
 }
 
 /* mmap flags for the share/reserve options. */

@@ -184,8 +184,8 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 				     (unsigned long long)p->length);
 		goto fail;
 	}
-	addr = mmap(NULL, p->length, PROT_READ | PROT_WRITE,
-		    pu_map_flags(share, (int)o[OPT_RESERVE].num), fd, 0);
+	addr = pu_mmap(core, p, page_size, PROT_READ | PROT_WRITE,
+		       pu_map_flags(share, (int)o[OPT_RESERVE].num), fd, 0);
 	if (addr == MAP_FAILED) {
 		rc = core->set_error(-errno,
 				     "hugetlbfs: mapping %llu bytes of %llu %s pages from %s: %m%s",

@@ -95,8 +95,8 @@ static int memfd_create_mapping(void *data, const struct vmmem_provider_params *
 		rc = core->set_error(-errno, "memfd: sealing: %m");
 		goto fail;
 	}
-	addr = mmap(NULL, p->length, PROT_READ | PROT_WRITE,
-		    pu_map_flags(share, (int)p->options[OPT_RESERVE].num), fd, 0);
+	addr = pu_mmap(core, p, page_size, PROT_READ | PROT_WRITE,
+		       pu_map_flags(share, (int)p->options[OPT_RESERVE].num), fd, 0);
 	if (addr == MAP_FAILED) {
 		const char *unit = pu_size_unit(page_size, &scaled);
 
