@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -248,6 +250,22 @@ START_TEST(test_file_sizes)
 	expect_error(-ENOENT, "read-only", "file:gpa=0,size=%zu,mem-path=%s,readonly=on", pg,
 		     path);
 	ck_assert_int_ne(access(path, F_OK), 0); /* not created */
+
+	/* A failure leaves the file as it was: a file create made is removed, one it grew is
+	 * shrunk back, whether the provider fails (misaligned offset) or the core fails after
+	 * it (a NUMA node no machine here has). */
+	expect_error(VMMEM_E_CONFIG_VALUE, "multiples", "file:gpa=0,size=%zu,mem-path=%s,offset=1",
+		     pg, path);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	expect_error(-EINVAL, "host-nodes",
+		     "file:gpa=0,size=%zu,mem-path=%s,host-nodes=63,policy=bind", pg, path);
+	ck_assert_int_ne(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/short", dir);
+	make_file(path, 1);
+	expect_error(-EINVAL, "host-nodes",
+		     "file:gpa=0,size=%zu,mem-path=%s,host-nodes=63,policy=bind", 4 * pg, path);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_size, (off_t)pg);
 	expect_error(-ENOTSUP, "character device", "file:gpa=0,size=%zu,mem-path=/dev/null", pg);
 }
 END_TEST
@@ -269,6 +287,86 @@ START_TEST(test_file_bad_options)
 		     dir);
 	expect_error(-ENOENT, "/nonexistent/dir", "file:gpa=0,size=%zu,mem-path=/nonexistent/dir/f",
 		     pg);
+	/* Every option with a bad value; then each with a good one. */
+	expect_error(VMMEM_E_CONFIG_VALUE, "offset", "file:gpa=0,size=%zu,mem-path=%s,offset=x", pg,
+		     dir);
+	expect_error(VMMEM_E_CONFIG_VALUE, "discard-data",
+		     "file:gpa=0,size=%zu,mem-path=%s,discard-data=2", pg, dir);
+	expect_error(VMMEM_E_CONFIG_VALUE, "reserve", "file:gpa=0,size=%zu,mem-path=%s,reserve=-",
+		     pg, dir);
+	vmmem_region_unref(create("file:gpa=0,size=%zu,mem-path=%s,reserve=off,share=off,"
+				  "discard-data=off,offset=0", pg, dir));
+}
+END_TEST
+
+/* A file someone else could rewrite or shrink is refused: world-writable, or owned by
+ * another user (needs root to make one). */
+START_TEST(test_file_owner)
+{
+	size_t pg = tu_page_size();
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/open", dir);
+	make_file(path, 1);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	expect_error(-EPERM, "writable by every user", "file:gpa=0,size=%zu,mem-path=%s", pg,
+		     path);
+	ck_assert_int_eq(chmod(path, 0660), 0); /* group-writable is the owner's choice */
+	vmmem_region_unref(create("file:gpa=0,size=%zu,mem-path=%s", pg, path));
+	if (geteuid() == 0 && !tu_under_qemu_user()) {
+		ck_assert_int_eq(chown(path, 4242, 4242), 0);
+		expect_error(-EPERM, "uid 4242", "file:gpa=0,size=%zu,mem-path=%s", pg, path);
+	}
+}
+END_TEST
+
+/* A block device (a loop device over a file here): its size is the device's, it is never
+ * grown, and its data is the backing file's. Needs root and the loop driver, which
+ * .ci/run's machine has. */
+START_TEST(test_file_block_device)
+{
+	size_t pg = tu_page_size();
+	char path[PATH_MAX + 16], loop[64];
+	struct vmmem_region *r;
+	struct vmmem_memory *m;
+	int ctl, lfd, bfd, n;
+	uint8_t b = 0;
+
+	if (tu_under_qemu_user()) {
+		tu_skip_emulated("loop device ioctls");
+		return;
+	}
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0 && (errno == ENOENT || errno == EACCES || errno == EPERM)) {
+		fprintf(stderr, "test_file_block_device: SKIP: no usable /dev/loop-control (%s)\n",
+			strerror(errno));
+		return;
+	}
+	ck_assert_int_ge(ctl, 0);
+	n = ioctl(ctl, LOOP_CTL_GET_FREE);
+	ck_assert_int_ge(n, 0);
+	close(ctl);
+	snprintf(loop, sizeof(loop), "/dev/loop%d", n);
+	snprintf(path, sizeof(path), "%s/disk", dir);
+	make_file(path, 4);
+	bfd = open(path, O_RDWR | O_CLOEXEC);
+	lfd = open(loop, O_RDWR | O_CLOEXEC);
+	ck_assert_int_ge(bfd, 0);
+	ck_assert_int_ge(lfd, 0);
+	ck_assert_int_eq(ioctl(lfd, LOOP_SET_FD, bfd), 0);
+	close(bfd);
+
+	r = create("file:gpa=%llu,size=%zu,mem-path=%s,share=on,offset=%zu",
+		   (unsigned long long)GPA, 2 * pg, loop, 2 * pg);
+	m = memory_of(r);
+	ck_assert_int_eq(vmmem_memory_load_u8(m, GPA + pg, VMMEM_ORDER_RELAXED, &b), 0);
+	ck_assert_uint_eq(b, 0x13);
+	vmmem_memory_unref(m);
+	vmmem_region_unref(r);
+	expect_error(VMMEM_E_CONFIG_VALUE, "holds", "file:gpa=0,size=%zu,mem-path=%s,share=on",
+		     8 * pg, loop);
+	ck_assert_int_eq(ioctl(lfd, LOOP_CLR_FD, 0), 0);
+	close(lfd);
 }
 END_TEST
 
@@ -321,6 +419,12 @@ START_TEST(test_file_truncated_by_peer)
 		tu_skip_emulated("SIGBUS past the end of a shrunk file");
 		return;
 	}
+#if defined(__SANITIZE_THREAD__)
+	/* ThreadSanitizer does not hand a synchronous SIGBUS to the library's handler
+	 * reliably (why check_guard is not built under it); the other builds run this. */
+	fprintf(stderr, "test_file_truncated_by_peer: not under ThreadSanitizer\n");
+	return;
+#endif
 	snprintf(path, sizeof(path), "%s/img", dir);
 	make_file(path, 4);
 	r = create("file:gpa=%llu,size=%zu,mem-path=%s,share=on", (unsigned long long)GPA, 4 * pg,
@@ -351,6 +455,8 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, test_file_share);
 	tcase_add_test(tc, test_file_sizes);
 	tcase_add_test(tc, test_file_bad_options);
+	tcase_add_test(tc, test_file_owner);
+	tcase_add_test(tc, test_file_block_device);
 	tcase_add_test(tc, test_file_discard_data);
 	tcase_add_test(tc, test_file_truncated_by_peer);
 	suite_add_tcase(s, tc);

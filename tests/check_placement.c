@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +52,17 @@ static const char *perms_at(uintptr_t addr)
 	return perms;
 }
 
+/* qemu-user emulates /proc/self/maps from its own view of the guest's mappings, which
+ * does not follow a MAP_FIXED mapping made inside a reservation: the checks that read it
+ * run natively (the overrun test, which needs no maps, runs everywhere). */
+static bool maps_emulated(void)
+{
+	if (!tu_under_qemu_user())
+		return false;
+	tu_skip_emulated("guard pages read from /proc/self/maps");
+	return true;
+}
+
 static struct vmmem_region *create(const char *spec)
 {
 	struct vmmem_region *r = NULL;
@@ -75,6 +87,10 @@ START_TEST(test_placement_guard_pages)
 	struct vmmem_region *r = create(guarded_specs[_i]);
 	uintptr_t host = (uintptr_t)vmmem_region_host(r), size = vmmem_region_size(r);
 
+	if (maps_emulated()) {
+		vmmem_region_unref(r);
+		return;
+	}
 	ck_assert_str_eq(perms_at(host - pg), "---p");
 	ck_assert_str_eq(perms_at(host + size), "---p");
 	ck_assert_str_ne(perms_at(host), "---p");
@@ -98,6 +114,10 @@ START_TEST(test_placement_overrun_faults)
 
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		/* Die of the fault itself, not of a sanitizer's report of it. */
+		sigaction(SIGSEGV, &dfl, NULL);
 		host[size - 1] = 1; /* the last byte is fine */
 		host[size] = 1;     /* the guard page */
 		_exit(0);
@@ -119,6 +139,10 @@ START_TEST(test_placement_guard_off)
 	uintptr_t host = (uintptr_t)vmmem_region_host(r), pg = tu_page_size();
 
 	ck_assert_uint_eq(host % (1u << 20), 0);
+	if (maps_emulated()) {
+		vmmem_region_unref(r);
+		return;
+	}
 	ck_assert_str_eq(perms_at(host), "rw-p");
 	vmmem_region_unref(r);
 	ck_assert_str_eq(perms_at(host), "");
@@ -163,32 +187,48 @@ START_TEST(test_placement_align)
 }
 END_TEST
 
-/* A region whose making fails after the provider mapped it leaves no guard page behind:
- * the mapping count is the same before and after. */
+/* Bytes of small (below 1 MiB) PROT_NONE mappings in this process. Leaked guard pages add
+ * to it even where they merge with a neighbouring PROT_NONE mapping (which defeats counting
+ * mappings); the large ones are a sanitizer's reservations, which its allocator eats into
+ * as it grows. */
+static unsigned long prot_none_bytes(void)
+{
+	unsigned long n = 0;
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+		char p[8];
+
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, p) == 3 && !strcmp(p, "---p") &&
+		    hi - lo < (1ul << 20))
+			n += hi - lo;
+	}
+	fclose(f);
+	return n;
+}
+
+/* A region whose making fails after the provider mapped it leaves no guard page behind. */
 START_TEST(test_placement_failure_leaves_nothing)
 {
+	static const char *const spec = "anon:gpa=0,size=64K,host-nodes=63,policy=bind";
 	struct vmmem_region *r = NULL;
-	char line[512];
-	int before = 0, after = 0, rc;
-	FILE *f;
+	unsigned long before;
 
-	vmmem_region_unref(create("anon:gpa=0,size=64K")); /* loads the plugin (its mappings) */
-	f = fopen("/proc/self/maps", "re");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		before++;
-	fclose(f);
+	if (maps_emulated())
+		return;
 	/* host-nodes names a node no machine here has: the failure comes after the
-	 * provider's map (in mbind's check). */
-	rc = vmmem_region_create(&r, ctx, "anon:gpa=0,size=64K,host-nodes=63,policy=bind");
-	ck_assert_int_eq(rc, -EINVAL);
-	ck_assert_ptr_null(r);
-	f = fopen("/proc/self/maps", "re");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		after++;
-	fclose(f);
-	ck_assert_int_eq(after, before);
+	 * provider's map (in mbind's check). The first round loads the plugin and lets any
+	 * allocator (a sanitizer's) grow to what the path needs. */
+	ck_assert_int_eq(vmmem_region_create(&r, ctx, spec), -EINVAL);
+	before = prot_none_bytes();
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(vmmem_region_create(&r, ctx, spec), -EINVAL);
+		ck_assert_ptr_null(r);
+	}
+	ck_assert_uint_eq(prot_none_bytes(), before);
 }
 END_TEST
 

@@ -47,6 +47,16 @@ else
   echo "setup-debian: not root: huge pages not reserved (hugetlbfs tests will skip)"
 fi
 
+# KVM (the vmmem-vmm tests) and loop devices (check_file's block-device test): load the
+# modules if their devices are missing.
+if [ "$(id -u)" -eq 0 ] || command -v sudo >/dev/null; then
+  [ -e /dev/kvm ] || "${as_root[@]}" modprobe kvm_intel 2>/dev/null ||
+    "${as_root[@]}" modprobe kvm_amd 2>/dev/null || true
+  [ -e /dev/loop-control ] || "${as_root[@]}" modprobe loop 2>/dev/null || true
+fi
+echo "setup-debian: /dev/kvm: $([ -w /dev/kvm ] && echo usable || echo missing or not writable);" \
+     "/dev/loop-control: $([ -e /dev/loop-control ] && echo present || echo missing)"
+
 # binfmt_misc: qemu-user-binfmt ships the rules (/usr/lib/binfmt.d); systemd-binfmt loads
 # them at boot, but a machine set up just now (or a container without systemd) needs them
 # loaded by hand, and binfmt_misc mounted first.

@@ -3,7 +3,8 @@
  * hugetlbfs, a block device or a DAX character device. The file must hold offset + size
  * bytes; a writable regular file is grown to that, anything else too short is refused, so
  * a short file is an error at creation, not a SIGBUS at first touch. A plain file cannot be
- * sealed, so such regions are marked truncatable and the core guards their accesses. */
+ * sealed, so such regions are marked truncatable and the core guards their accesses; and it
+ * must belong to us or root and not be writable by everyone. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <stdio.h>
@@ -44,18 +45,21 @@ static const struct vmmem_option_desc file_options[] = {
 
 struct file_priv {
 	int discard_data;
+	uint64_t old_size; /* the file's size before create grew it (== size if not grown) */
+	char created[];    /* the path of a named file create made, "" otherwise */
 };
 
-/* Open mem-path: in a directory an unlinked new file (@created set; zero-filled, even for
- * readonly=on); otherwise the file itself, created (mode 0600) if it is missing and may be
- * written. */
+/* Open mem-path: in a directory an unlinked new file (@anonymous set; zero-filled, even
+ * for readonly=on); otherwise the file itself, created (mode 0600, @created set) if it is
+ * missing and may be written, so a failure can remove it again. */
 static int open_path(const struct vmmem_core_api *core, const char *path, int read_only,
-		     int *created)
+		     int *anonymous, int *created)
 {
 	char tmpl[PATH_MAX];
 	struct stat st;
 	int fd;
 
+	*anonymous = 0;
 	*created = 0;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
 		if (snprintf(tmpl, sizeof(tmpl), "%s/vmmem-XXXXXX", path) >= (int)sizeof(tmpl))
@@ -64,10 +68,17 @@ static int open_path(const struct vmmem_core_api *core, const char *path, int re
 		if (fd < 0)
 			return core->set_error(-errno, "file: creating a file in %s: %m", path);
 		unlink(tmpl);
-		*created = 1;
+		*anonymous = 1;
 		return fd;
 	}
-	fd = open(path, (read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0600);
+	if (!read_only) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			*created = 1;
+			return fd;
+		}
+	}
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
 	if (fd < 0)
 		return core->set_error(-errno, "file: opening %s%s: %m", path,
 				       read_only ? " read-only" : "");
@@ -91,7 +102,25 @@ static uint64_t sysfs_size(dev_t rdev, const char *attr)
 	return v;
 }
 
-/* The bytes the backing holds now, and its page size. */
+/* Guest memory in a file another user controls could be read, rewritten or shrunk under
+ * the guest: a regular file must belong to us or root and not be writable by others (the
+ * rule the plugin loader applies to code). Devices are left to their permissions. */
+static int check_owner(const struct vmmem_core_api *core, const struct stat *st,
+		       const char *path)
+{
+	if (!S_ISREG(st->st_mode))
+		return 0;
+	if (st->st_uid != 0 && st->st_uid != geteuid())
+		return core->set_error(-EPERM, "file: %s belongs to uid %u, not to this process "
+				       "(uid %u) or root: refused", path, (unsigned int)st->st_uid,
+				       (unsigned int)geteuid());
+	if (st->st_mode & S_IWOTH)
+		return core->set_error(-EPERM, "file: %s is writable by every user: refused "
+				       "(chmod o-w)", path);
+	return 0;
+}
+
+/* The bytes the backing holds now, and its page size; refuses what cannot back memory. */
 static int backing_size(const struct vmmem_core_api *core, int fd, const char *path,
 			uint64_t *size, uint64_t *page_size, int *regular)
 {
@@ -101,6 +130,8 @@ static int backing_size(const struct vmmem_core_api *core, int fd, const char *p
 
 	if (fstat(fd, &st) < 0)
 		return core->set_error(-errno, "file: fstat of %s: %m", path);
+	if (check_owner(core, &st, path))
+		return -EPERM;
 	*regular = S_ISREG(st.st_mode);
 	*page_size = core->host_page_size();
 	if (S_ISREG(st.st_mode)) {
@@ -149,7 +180,8 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 	const struct vmmem_core_api *core = data;
 	const struct vmmem_option_value *o = p->options;
 	const char *path = o[OPT_MEM_PATH].str;
-	int share = (int)o[OPT_SHARE].num, read_only = pu_read_only(p), regular = 0, created, fd, rc;
+	int share = (int)o[OPT_SHARE].num, read_only = pu_read_only(p), regular = 0, anonymous;
+	int created, fd, rc;
 	uint64_t offset = o[OPT_OFFSET].num, have = 0, need, page_size = 0, scaled;
 	struct file_priv *priv;
 	const char *unit;
@@ -165,7 +197,7 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 		return core->set_error(-EOVERFLOW, "file: offset %llu + size %llu is past the "
 				       "largest file offset",
 				       (unsigned long long)offset, (unsigned long long)p->length);
-	fd = open_path(core, path, read_only, &created);
+	fd = open_path(core, path, read_only, &anonymous, &created);
 	if (fd < 0)
 		return fd;
 	rc = backing_size(core, fd, path, &have, &page_size, &regular);
@@ -183,7 +215,7 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 	if (have < need) {
 		/* Grow only what we may write and what can grow: a short read-only file or
 		 * device would SIGBUS past its end. */
-		if ((read_only && !created) || !regular) {
+		if ((read_only && !anonymous) || !regular) {
 			rc = core->set_error(VMMEM_E_CONFIG_VALUE,
 					     "file: %s holds %llu bytes, the region needs %llu "
 					     "(offset %llu + size %llu)%s",
@@ -205,13 +237,16 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 				     (unsigned long long)p->length, path, (unsigned long long)offset);
 		goto fail;
 	}
-	priv = core->alloc(sizeof(*priv));
+	priv = core->alloc(sizeof(*priv) + (created ? strlen(path) : 0) + 1);
 	if (!priv) {
 		munmap(addr, p->length);
 		rc = core->set_error(-ENOMEM, "file: out of memory");
 		goto fail;
 	}
 	priv->discard_data = (int)o[OPT_DISCARD_DATA].num;
+	priv->old_size = have < need ? have : need;
+	if (created)
+		strcpy(priv->created, path);
 	out->addr = addr;
 	out->length = p->length;
 	out->page_size = page_size;
@@ -223,7 +258,12 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 		     (truncatable(fd, regular) ? VMMEM_MAPPING_TRUNCATABLE : 0);
 	return 0;
 fail:
+	/* Leave the file as it was: shrink back what we grew, remove what we made. */
+	if (regular && have < need && !read_only)
+		(void)!ftruncate(fd, (off_t)have);
 	close(fd);
+	if (created)
+		unlink(path);
 	return rc;
 }
 
@@ -238,7 +278,13 @@ static void file_destroy(void *data, struct vmmem_mapping *m)
 		fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)m->fd_offset,
 			  (off_t)m->length);
 	munmap(m->addr, m->length);
+	/* The region never existed (the core failed after create): undo what create did to
+	 * the file, as a failed create would have. */
+	if ((m->flags & VMMEM_MAPPING_ABANDONED) && priv->old_size < m->fd_offset + m->length)
+		(void)!ftruncate(m->fd, (off_t)priv->old_size);
 	close(m->fd);
+	if ((m->flags & VMMEM_MAPPING_ABANDONED) && priv->created[0])
+		unlink(priv->created);
 	core->free(priv);
 }
 

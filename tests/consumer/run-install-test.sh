@@ -35,7 +35,7 @@ config=$(find "$prefix" -name vmmemConfig.cmake | head -n 1)
 [ -f "$(dirname "$config")/vmmemConfigVersion.cmake" ] ||
 	{ echo "FAIL: no vmmemConfigVersion.cmake"; exit 1; }
 libdir=$(dirname "$(dirname "$pc")")
-for p in anon memfd hugetlbfs; do
+for p in anon memfd hugetlbfs file; do
 	[ -f "$libdir/vmmem/libvmmem-$p.so" ] ||
 		{ echo "FAIL: provider $p not in $libdir/vmmem"; exit 1; }
 done
@@ -81,7 +81,7 @@ tree)
 	VMMEM_CONSUMER_NO_PROVIDER_PATH=1 timeout $limit "$tmp/consumer-pc"
 	timeout $limit "$prefix/bin/vmmem" providers >"$tmp/providers.out" 2>&1 ||
 		{ cat "$tmp/providers.out"; exit 1; }
-	for p in anon memfd hugetlbfs; do
+	for p in anon memfd hugetlbfs file; do
 		grep -q "$libdir/vmmem/libvmmem-$p.so" "$tmp/providers.out" ||
 			{ cat "$tmp/providers.out"; echo "FAIL: installed vmmem did not find $p"; exit 1; }
 	done
