@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -35,6 +36,21 @@ int vmm_fail(const char *fmt, ...)
 	return 1;
 }
 
+double vmm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void vmm_timing(struct vmm *vm, const char *what)
+{
+	if (vm->timing)
+		fprintf(stderr, "vmmem-vmm: timing: %s at %.3f ms\n", what,
+			vmm_now_ms() - vm->start_ms);
+}
+
 static int lib_fail(const char *what, int rc)
 {
 	return vmm_fail("%s: %s: %s", what, vmmem_strerror(rc), vmmem_errormsg());
@@ -56,7 +72,7 @@ static int check_slot(struct vmm *vm, const struct vmmem_region *r, size_t index
 	return 0;
 }
 
-static int register_slots(struct vmm *vm)
+int vmm_register_slots(struct vmm *vm)
 {
 	size_t n = vmmem_memory_region_count(vm->mem);
 	long max_slots = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
@@ -99,9 +115,8 @@ static int register_slots(struct vmm *vm)
 	return 0;
 }
 
-int vmm_open(struct vmm *vm, const char *kvm_path, const char *memory_config)
+int vmm_open(struct vmm *vm, const char *kvm_path)
 {
-	struct vmmem_config *cfg = NULL;
 	int rc, api;
 
 	vm->kvm_fd = open(kvm_path, O_RDWR | O_CLOEXEC);
@@ -123,18 +138,24 @@ int vmm_open(struct vmm *vm, const char *kvm_path, const char *memory_config)
 	/* Intel VMX wants a TSS area even when the guest never runs in real mode; other
 	 * implementations ignore it. */
 	(void)ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-
 	rc = vmmem_ctx_new(&vm->ctx);
 	if (rc)
 		return lib_fail("context", rc);
-	rc = vmmem_config_parse(&cfg, memory_config);
+	return 0;
+}
+
+int vmm_memory_from_config(struct vmm *vm, const char *memory_config)
+{
+	struct vmmem_config *cfg = NULL;
+	int rc = vmmem_config_parse(&cfg, memory_config);
+
 	if (rc)
 		return lib_fail("--memory", rc);
 	rc = vmmem_memory_new_from_config(&vm->mem, vm->ctx, cfg);
 	vmmem_config_free(cfg);
 	if (rc)
 		return lib_fail("--memory", rc);
-	return register_slots(vm);
+	return vmm_register_slots(vm);
 }
 
 int vmm_load_payload(struct vmm *vm, const char *path)
@@ -209,68 +230,82 @@ static void report_range(FILE *f, uint64_t first, uint64_t last)
 	fprintf(f, " 0x%llx-0x%llx", (unsigned long long)first, (unsigned long long)last);
 }
 
+/* KVM's dirty bitmap of every tracked slot, fetched and cleared in KVM, ORed into the
+ * region's libvmmem bitmap (which already holds the VMM's and its devices' writes). */
+int vmm_dirty_sync(struct vmm *vm)
+{
+	for (size_t i = 0; i < vm->n_slots; i++) {
+		struct vmm_slot *s = &vm->slots[i];
+		size_t nwords = (size_t)((s->size / KVM_PAGE + 63) / 64);
+		struct kvm_dirty_log log = { .slot = s->id };
+		uint64_t *bits;
+		ssize_t n;
+
+		if (!s->dirty_log)
+			continue;
+		bits = calloc(nwords ? nwords : 1, sizeof(*bits));
+		if (!bits)
+			return vmm_fail("out of memory");
+		log.dirty_bitmap = bits;
+		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
+			free(bits);
+			return vmm_fail("KVM_GET_DIRTY_LOG of slot %u: %m", s->id);
+		}
+		n = vmmem_region_dirty_merge_kvm(s->region, bits, nwords);
+		free(bits);
+		if (n < 0)
+			return lib_fail("merging KVM's dirty log", (int)n);
+	}
+	return 0;
+}
+
 /*
- * One dirty-log round (the guest's out to VMM_PORT_DIRTY): for every tracked slot, fetch and
- * clear KVM's bitmap (the guest's own writes), OR it into the region's libvmmem bitmap
- * (which already holds the VMM's and its devices' writes), then get and clear that: the
- * union of both, reported as guest-physical ranges on one line.
+ * One dirty-log round (the guest's out to VMM_PORT_DIRTY): KVM's bitmaps merged into
+ * libvmmem's (vmm_dirty_sync), then libvmmem's got and cleared: the union of both,
+ * reported as guest-physical ranges on one line.
  */
 int vmm_dirty_round(struct vmm *vm)
 {
 	FILE *f = vm->dirty_report;
-	int status = 0;
+	int status = vmm_dirty_sync(vm);
 
 	vm->dirty_round++;
 	if (f)
 		fprintf(f, "round %u:", vm->dirty_round);
 	for (size_t i = 0; i < vm->n_slots && !status; i++) {
 		struct vmm_slot *s = &vm->slots[i];
-		uint64_t pages = s->size / KVM_PAGE, tp = 0, run_first = 0, run_last = 0;
-		size_t nwords = (size_t)((pages + 63) / 64);
-		struct kvm_dirty_log log = { .slot = s->id };
-		uint64_t *bits;
-		ssize_t n;
+		uint64_t tp, run_first = 0, run_last = 0, *bits;
 		bool in_run = false;
+		size_t tw;
+		ssize_t n;
 
 		if (!s->dirty_log)
 			continue;
 		tp = vmmem_region_dirty_page_size(s->region);
-		bits = calloc(nwords ? nwords : 1, sizeof(*bits));
+		tw = (size_t)((s->size / tp + 63) / 64);
+		bits = calloc(tw ? tw : 1, sizeof(*bits));
 		if (!bits)
 			return vmm_fail("out of memory");
-		log.dirty_bitmap = bits;
-		if (ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0) {
-			status = vmm_fail("KVM_GET_DIRTY_LOG of slot %u: %m", s->id);
-		} else if ((n = vmmem_region_dirty_merge_kvm(s->region, bits, nwords)) < 0) {
-			status = lib_fail("merging KVM's dirty log", (int)n);
-		} else {
-			/* Reuse the buffer for libvmmem's bitmap: one bit per tracking page. */
-			size_t tw = (size_t)((s->size / tp + 63) / 64);
+		n = vmmem_region_dirty_get_and_clear(s->region, 0, s->size, bits, tw);
+		if (n < 0)
+			status = lib_fail("reading the dirty log", (int)n);
+		for (uint64_t p = 0; n > 0 && p < (uint64_t)n; p++) {
+			uint64_t first = s->gpa + p * tp, last = first + tp - 1;
 
-			free(bits);
-			bits = calloc(tw ? tw : 1, sizeof(*bits));
-			if (!bits)
-				return vmm_fail("out of memory");
-			n = vmmem_region_dirty_get_and_clear(s->region, 0, s->size, bits, tw);
-			if (n < 0)
-				status = lib_fail("reading the dirty log", (int)n);
-			for (uint64_t p = 0; n > 0 && p < (uint64_t)n; p++) {
-				bool set = bits[p / 64] >> (p % 64) & 1;
-				uint64_t first = s->gpa + p * tp, last = first + tp - 1;
-
-				if (set && in_run && first == run_last + 1) {
-					run_last = last;
-				} else if (set) {
-					if (in_run && f)
-						report_range(f, run_first, run_last);
-					in_run = true;
-					run_first = first;
-					run_last = last;
-				}
+			if (!(bits[p / 64] >> (p % 64) & 1))
+				continue;
+			if (in_run && first == run_last + 1) {
+				run_last = last;
+				continue;
 			}
 			if (in_run && f)
 				report_range(f, run_first, run_last);
+			in_run = true;
+			run_first = first;
+			run_last = last;
 		}
+		if (in_run && f)
+			report_range(f, run_first, run_last);
 		free(bits);
 	}
 	if (f) {
@@ -282,6 +317,9 @@ int vmm_dirty_round(struct vmm *vm)
 
 void vmm_close(struct vmm *vm)
 {
+	vmm_destroy_vcpus(vm);
+	if (vm->lazy) /* the memory must be complete before it goes */
+		vmmem_restore_free(vm->lazy);
 	free(vm->slots);
 	vmmem_memory_unref(vm->mem);
 	vmmem_ctx_unref(vm->ctx);
@@ -291,4 +329,6 @@ void vmm_close(struct vmm *vm)
 		close(vm->kvm_fd);
 	if (vm->dirty_report)
 		fclose(vm->dirty_report);
+	if (vm->done_fd >= 0)
+		close(vm->done_fd);
 }

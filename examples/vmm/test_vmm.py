@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 """End-to-end tests of vmmem-vmm against the real KVM API with the project's payloads.
 
-usage: test_vmm.py CASE VMM PAYLOAD_DIR      CASE: hello, smp, dirty, errors
+usage: test_vmm.py CASE VMM PAYLOAD_DIR [VMMEM_TOOL]
+CASE: hello, smp, dirty, errors, snapshot (which needs VMMEM_TOOL, the vmmem tool)
 Exit: 0 passed, 1 failed, 77 skipped (no usable /dev/kvm: the only reason to skip;
 with VMMEM_REQUIRE_KVM=1, as .ci/run sets, that fails instead).
 """
 import os
 import re
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -154,14 +157,176 @@ def case_errors(vmm, payloads):
     expect_error(run(vmm), 2, '--payload FILE is required')
 
 
+# ---- snapshot and restore -------------------------------------------------------------------
+
+TICK = re.compile(r'^tick (\d+) checksum (\d+)$')
+MEM = 'memfd:gpa=0,size=64M,dirty-log=on'
+
+
+def run_until(vmm, args, last_tick, stop):
+    """Start vmmem-vmm, read whole lines until tick @last_tick, then send @stop
+    (SIGUSR1: snapshot and exit; SIGKILL: just end). Returns (stdout, stderr, exit)."""
+    p = subprocess.Popen([vmm, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    print(f'$ vmmem-vmm {" ".join(args)}')
+    out = ''
+    try:
+        while True:
+            line = p.stdout.readline()
+            if not line:
+                break
+            out += line
+            m = TICK.match(line.strip())
+            if m and int(m.group(1)) >= last_tick:
+                p.send_signal(stop)
+                break
+        rest, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        rest, err = p.communicate()
+        fail('vmmem-vmm did not finish')
+    out += rest
+    print(out + ('stderr: ' + err if err else '') + f'-> exit {p.returncode}')
+    return out, err, p.returncode
+
+
+def complete_ticks(out):
+    return [(int(m.group(1)), int(m.group(2)))
+            for m in (TICK.match(line) for line in out.split('\n')[:-1]) if m]
+
+
+def check_continues(saved_out, restored_out, checksum, what):
+    """The restored guest's output continues the saved one's exactly: the partial last
+    line is completed, the next tick follows the last complete one, nothing boots."""
+    if 'boot:' in restored_out:
+        fail(f'{what}: the restored guest booted again')
+    last = complete_ticks(saved_out)[-1][0]
+    joined = saved_out[saved_out.rfind('\n') + 1:] + restored_out
+    ticks = complete_ticks(joined)
+    if not ticks or ticks[0][0] != last + 1:
+        fail(f'{what}: expected tick {last + 1} next, got {ticks[:1]}')
+    for n, (t, c) in enumerate(ticks):
+        if t != last + 1 + n or c != checksum:
+            fail(f'{what}: tick {t} checksum {c}, expected tick {last + 1 + n} checksum '
+                 f'{checksum}')
+
+
+def boot_checksum(out):
+    m = re.search(r'^boot: pattern checksum (\d+)$', out, re.M)
+    if not m:
+        fail('no boot line')
+    return int(m.group(1))
+
+
+def refused(vmm, args, text, what):
+    p = run(vmm, *args)
+    if p.returncode != 1 or p.stdout or len(p.stderr.splitlines()) != 1 or text not in p.stderr:
+        fail(f'{what}: expected exit 1, no guest output and one error line with "{text}"')
+
+
+def flip_data_byte(path):
+    """Flip a byte in the last data extent of a sparse snapshot file (guest data)."""
+    fd = os.open(path, os.O_RDWR)
+    try:
+        pos, last = 0, None
+        while True:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError:
+                break
+            end = os.lseek(fd, start, os.SEEK_HOLE)
+            last, pos = (start, end), end
+        start, end = last
+        off = start + (end - start) // 2
+        b = os.pread(fd, 1, off)
+        os.pwrite(fd, bytes([b[0] ^ 0x40]), off)
+    finally:
+        os.close(fd)
+
+
+def case_snapshot(vmm, payloads, tool):
+    counter = f'{payloads}/counter.bin'
+    with tempfile.TemporaryDirectory() as tmp:
+        full, diff, merged = (os.path.join(tmp, d) for d in ('full', 'diff', 'merged'))
+        out, err, rc = run_until(vmm, ['--payload', counter, '--memory', MEM,
+                                       '--snapshot-dir', full], 2, signal.SIGUSR1)
+        if rc != 0 or 'snapshot saved' not in err:
+            fail('the snapshot was not saved')
+        checksum = boot_checksum(out)
+        # Each restore mode, in a new process.
+        for mode in ('copy', 'map', 'lazy'):
+            rout, _, _ = run_until(vmm, ['--restore', full, '--restore-mode', mode],
+                                   complete_ticks(out)[-1][0] + 2, signal.SIGKILL)
+            check_continues(out, rout, checksum, f'restore by {mode}')
+        # Onto another provider with the same layout.
+        rout, _, _ = run_until(vmm, ['--restore', full, '--memory',
+                                     'anon:gpa=0,size=64M,dirty-log=on'],
+                               complete_ticks(out)[-1][0] + 2, signal.SIGKILL)
+        check_continues(out, rout, checksum, 'restore onto anon')
+        # A diff of the restored guest, restored through its parent, and merged onto it.
+        dout, derr, rc = run_until(vmm, ['--restore', full, '--snapshot-dir', diff,
+                                         '--snapshot-diff'],
+                                   complete_ticks(out)[-1][0] + 2, signal.SIGUSR1)
+        if rc != 0 or '(diff' not in derr:
+            fail('the diff snapshot was not saved')
+        rout, _, _ = run_until(vmm, ['--restore', diff], complete_ticks(dout)[-1][0] + 2,
+                               signal.SIGKILL)
+        check_continues(dout, rout, checksum, 'restore of the diff')
+        os.mkdir(merged)
+        p = subprocess.run([tool, 'snapshot', 'merge', f'{full}/memory.snap',
+                            f'{diff}/memory.snap', f'{merged}/memory.snap'],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+        if p.returncode != 0:
+            fail(f'vmmem snapshot merge: {p.stderr}')
+        shutil.copy(f'{diff}/vcpus.state', merged)
+        with open(f'{diff}/vm.state') as f:
+            state = f.read()
+        state = re.sub(r'^memory diff', 'memory full', state, flags=re.M)
+        state = re.sub(r'^parent .*$', 'parent - -', state, flags=re.M)
+        with open(f'{merged}/vm.state', 'w') as f:
+            f.write(state)
+        for mode in ('copy', 'map'):
+            rout, _, _ = run_until(vmm, ['--restore', merged, '--restore-mode', mode],
+                                   complete_ticks(dout)[-1][0] + 2, signal.SIGKILL)
+            check_continues(dout, rout, checksum, f'restore of the merged snapshot by {mode}')
+        # Refusals, each before any vCPU runs (no guest output at all).
+        refused(vmm, ['--restore', full, '--memory', 'anon:gpa=0,size=32M'], 'restoring',
+                'another layout')
+        bad = os.path.join(tmp, 'bad')
+        shutil.copytree(full, bad)
+        with open(f'{bad}/vcpus.state', 'r+b') as f:
+            f.seek(200)
+            b = f.read(1)
+            f.seek(200)
+            f.write(bytes([b[0] ^ 1]))
+        refused(vmm, ['--restore', bad], 'corrupted', 'corrupted vCPU state')
+        shutil.rmtree(bad)
+        shutil.copytree(full, bad)
+        flip_data_byte(f'{bad}/memory.snap')
+        for mode in ('copy', 'map', 'lazy'):
+            refused(vmm, ['--restore', bad, '--restore-mode', mode], 'checksum',
+                    f'corrupted memory, {mode}')
+        shutil.rmtree(bad)
+        shutil.copytree(full, bad)
+        os.truncate(f'{bad}/memory.snap', os.path.getsize(f'{bad}/memory.snap') // 2)
+        for mode in ('copy', 'map', 'lazy'):
+            refused(vmm, ['--restore', bad, '--restore-mode', mode], 'memory.snap',
+                    f'truncated memory, {mode}')
+        os.remove(f'{bad}/vm.state')
+        refused(vmm, ['--restore', bad], 'not a complete snapshot', 'no vm.state')
+
+
 def main():
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         sys.stderr.write(__doc__)
         return 2
-    case, vmm, payloads = sys.argv[1:]
+    case, vmm, payloads = sys.argv[1:4]
     skip_without_kvm()
-    {'hello': case_hello, 'smp': case_smp, 'dirty': case_dirty,
-     'errors': case_errors}[case](vmm, payloads)
+    if case == 'snapshot':
+        case_snapshot(vmm, payloads, sys.argv[4])
+    else:
+        {'hello': case_hello, 'smp': case_smp, 'dirty': case_dirty,
+         'errors': case_errors}[case](vmm, payloads)
     print(f'PASS: {case}')
     return 0
 

@@ -5,11 +5,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "vmm.h"
@@ -102,12 +105,15 @@ static int set_long_mode(struct vmm *vm, struct vmm_vcpu *c)
 	return 0;
 }
 
-int vmm_create_vcpus(struct vmm *vm, unsigned int n)
+/* @boot: set the boot protocol's registers; otherwise the caller loads a saved state. */
+int vmm_create_vcpus(struct vmm *vm, unsigned int n, bool boot)
 {
 	vm->vcpus = calloc(n, sizeof(*vm->vcpus));
 	if (!vm->vcpus)
 		return vmm_fail("out of memory");
 	vm->n_cpus = n;
+	for (unsigned int i = 0; i < n; i++)
+		vm->vcpus[i].fd = -1;
 	for (unsigned int i = 0; i < n; i++) {
 		struct vmm_vcpu *c = &vm->vcpus[i];
 		void *run;
@@ -121,7 +127,7 @@ int vmm_create_vcpus(struct vmm *vm, unsigned int n)
 		if (run == MAP_FAILED)
 			return vmm_fail("vCPU %u: mapping kvm_run: %m", i);
 		c->run = run;
-		if (set_cpuid(vm, c) || set_long_mode(vm, c))
+		if (set_cpuid(vm, c) || (boot && set_long_mode(vm, c)))
 			return 1;
 	}
 	return 0;
@@ -132,9 +138,13 @@ static void finish(struct vmm *vm, int status)
 {
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->done) {
+		uint64_t one = 1;
+
 		vm->done = true;
 		vm->exit_status = status;
-		pthread_cond_broadcast(&vm->done_cond);
+		pthread_cond_broadcast(&vm->pause_cond);
+		if (write(vm->done_fd, &one, sizeof(one)) != sizeof(one))
+			abort(); /* an eventfd write of 1 cannot fail */
 	}
 	pthread_mutex_unlock(&vm->lock);
 }
@@ -197,9 +207,20 @@ static int vcpu_loop(struct vmm_vcpu *c)
 			if (errno == EINTR || errno == EAGAIN) {
 				bool done;
 
-				/* Under the lock: the stop request sets immediate_exit under it
-				 * after done, so a reset here can never undo one. */
+				/* Under the lock: stop and pause requests set immediate_exit under
+				 * it after done / pause, so a reset here can never undo one. A
+				 * KVM_RUN that returned this way has completed any pending I/O, so
+				 * a paused vCPU's state is whole. */
 				pthread_mutex_lock(&vm->lock);
+				while (vm->pause && !vm->done) {
+					if (!c->paused) {
+						c->paused = true;
+						vm->paused++;
+						pthread_cond_broadcast(&vm->pause_cond);
+					}
+					pthread_cond_wait(&vm->pause_cond, &vm->lock);
+				}
+				c->paused = false;
 				done = vm->done;
 				if (!done)
 					__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
@@ -242,11 +263,74 @@ static int vcpu_loop(struct vmm_vcpu *c)
 static void *vcpu_thread(void *arg)
 {
 	struct vmm_vcpu *c = arg;
+	struct vmm *vm = c->vm;
 	int status = vcpu_loop(c);
 
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->done)
+		c->stopped = true; /* halted: a snapshot keeps it halted */
+	vm->running--;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->lock);
 	if (c->index == 0 || status)
-		finish(c->vm, status);
+		finish(vm, status);
 	return NULL;
+}
+
+/* Ask every running vCPU out of KVM_RUN: immediate_exit for one about to enter it, the
+ * signal for one inside it. Under the lock. */
+static void kick_all(struct vmm *vm)
+{
+	for (unsigned int i = 0; i < vm->n_cpus; i++) {
+		struct vmm_vcpu *c = &vm->vcpus[i];
+
+		if (!c->started || c->stopped)
+			continue;
+		__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_RELAXED);
+		pthread_kill(c->thread, KICK_SIGNAL);
+	}
+}
+
+void vmm_pause(struct vmm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause = true;
+	kick_all(vm);
+	while (!vm->done && vm->paused < vm->running)
+		pthread_cond_wait(&vm->pause_cond, &vm->lock);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+void vmm_resume(struct vmm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->pause = false;
+	vm->paused = 0;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/* SIGUSR1: save a snapshot (vCPUs paused), then end the VM with status 0, or go on with
+ * --snapshot-resume. */
+static void on_snapshot_signal(struct vmm *vm)
+{
+	int rc;
+
+	if (!vm->snapshot_dir) {
+		fprintf(stderr, "vmmem-vmm: SIGUSR1 without --snapshot-dir: ignored\n");
+		return;
+	}
+	vmm_pause(vm);
+	pthread_mutex_lock(&vm->lock);
+	rc = vm->done ? -1 : 0;
+	pthread_mutex_unlock(&vm->lock);
+	if (rc)
+		return; /* the VM ended meanwhile */
+	rc = vmm_snapshot_save(vm);
+	if (rc || !vm->snapshot_resume)
+		finish(vm, rc);
+	else
+		vmm_resume(vm);
 }
 
 static void kick_handler(int sig)
@@ -257,38 +341,66 @@ static void kick_handler(int sig)
 int vmm_run(struct vmm *vm)
 {
 	struct sigaction sa = { .sa_handler = kick_handler };
-	int status;
+	sigset_t usr1;
+	int status, sfd;
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(KICK_SIGNAL, &sa, NULL) < 0)
 		return vmm_fail("sigaction: %m");
-	for (unsigned int i = 0; i < vm->n_cpus; i++) {
-		if (pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]) != 0) {
-			finish(vm, vmm_fail("cannot start the thread of vCPU %u", i));
-			break;
-		}
-		vm->vcpus[i].started = true;
-	}
-	pthread_mutex_lock(&vm->lock);
-	while (!vm->done)
-		pthread_cond_wait(&vm->done_cond, &vm->lock);
-	status = vm->exit_status;
-	pthread_mutex_unlock(&vm->lock);
-	/* Stop the others: immediate_exit for one about to enter KVM_RUN, the signal for one
-	 * inside it. */
+	/* SIGUSR1 (snapshot) is read from a signalfd by this thread; blocked in every thread,
+	 * the vCPU threads inherit the mask. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	sfd = signalfd(-1, &usr1, SFD_CLOEXEC);
+	if (sfd < 0)
+		return vmm_fail("signalfd: %m");
 	for (unsigned int i = 0; i < vm->n_cpus; i++) {
 		struct vmm_vcpu *c = &vm->vcpus[i];
 
-		if (!c->started)
-			continue;
+		if (c->stopped)
+			continue; /* saved halted */
 		pthread_mutex_lock(&vm->lock);
-		__atomic_store_n(&c->run->immediate_exit, 1, __ATOMIC_RELAXED);
+		vm->running++;
 		pthread_mutex_unlock(&vm->lock);
-		pthread_kill(c->thread, KICK_SIGNAL);
-		pthread_join(c->thread, NULL);
+		if (i == 0)
+			vmm_timing(vm, "first KVM_RUN");
+		if (pthread_create(&c->thread, NULL, vcpu_thread, c) != 0) {
+			pthread_mutex_lock(&vm->lock);
+			vm->running--;
+			pthread_mutex_unlock(&vm->lock);
+			finish(vm, vmm_fail("cannot start the thread of vCPU %u", i));
+			break;
+		}
+		c->started = true;
 	}
+	for (;;) {
+		struct pollfd p[2] = { { .fd = vm->done_fd, .events = POLLIN },
+				       { .fd = sfd, .events = POLLIN } };
+		struct signalfd_siginfo si;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[0].revents)
+			break;
+		if (p[1].revents && read(sfd, &si, sizeof(si)) == sizeof(si))
+			on_snapshot_signal(vm);
+	}
+	close(sfd);
+	pthread_mutex_lock(&vm->lock);
+	status = vm->exit_status;
+	kick_all(vm);
+	pthread_mutex_unlock(&vm->lock);
+	for (unsigned int i = 0; i < vm->n_cpus; i++)
+		if (vm->vcpus[i].started)
+			pthread_join(vm->vcpus[i].thread, NULL);
 	fflush(stdout);
-	for (unsigned int i = 0; i < vm->n_cpus; i++) {
+	return status;
+}
+
+void vmm_destroy_vcpus(struct vmm *vm)
+{
+	for (unsigned int i = 0; vm->vcpus && i < vm->n_cpus; i++) {
 		if (vm->vcpus[i].run)
 			munmap(vm->vcpus[i].run, (size_t)vm->run_size);
 		if (vm->vcpus[i].fd >= 0)
@@ -296,5 +408,4 @@ int vmm_run(struct vmm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
-	return status;
 }

@@ -39,6 +39,8 @@ struct vmm_vcpu {
 	struct kvm_run *run; /* mmap of the vCPU fd */
 	pthread_t thread;
 	bool started;
+	bool stopped; /* under vm->lock: halted for good (a vCPU other than 0), or never run */
+	bool paused;  /* under vm->lock: waiting in a pause */
 };
 
 struct vmm {
@@ -54,24 +56,54 @@ struct vmm {
 	struct vmm_vcpu *vcpus;
 	FILE *dirty_report; /* --dirty-report, or NULL */
 	unsigned int dirty_round;
-	pthread_mutex_t lock; /* serial output, dirty rounds, the exit decision */
+	pthread_mutex_t lock; /* serial output, dirty rounds, pauses, the exit decision */
 	bool done;            /* under lock: the VM has ended */
 	int exit_status;      /* under lock: the process exit status once done */
-	pthread_cond_t done_cond;
+	int done_fd;          /* eventfd written when done becomes true (the main loop polls) */
+	bool pause;           /* under lock: vCPUs are asked to stop outside KVM_RUN */
+	unsigned int paused, running; /* under lock: vCPUs paused, vCPU threads not ended */
+	pthread_cond_t pause_cond;
+	/* Snapshots (snapshot.c). */
+	const char *snapshot_dir; /* --snapshot-dir: where SIGUSR1 saves, or NULL */
+	bool snapshot_resume;     /* --snapshot-resume: go on running after a save */
+	bool snapshot_diff;       /* --snapshot-diff: save only what changed since parent */
+	char parent_dir[4096];    /* the snapshot this guest was restored from or last saved */
+	uint8_t parent_id[16];    /* the memory snapshot id in parent_dir */
+	bool have_parent;
+	struct vmmem_restore *lazy; /* a lazy restore still filling memory, or NULL */
+	double start_ms;            /* process start, for the timing lines */
+	bool timing;                /* --timing: milestones on stderr */
 };
 
 /* Print "vmmem-vmm: <message>" on stderr (one line) and return 1. */
 int vmm_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Milliseconds on CLOCK_MONOTONIC; with --timing, "vmmem-vmm: timing: WHAT at N ms" (from
+ * process start) on stderr. */
+double vmm_now_ms(void);
+void vmm_timing(struct vmm *vm, const char *what);
+
 /* machine.c: the VM, its memory as memslots, the guest's initial memory image. */
-int vmm_open(struct vmm *vm, const char *kvm_path, const char *memory_config);
+int vmm_open(struct vmm *vm, const char *kvm_path);
+int vmm_memory_from_config(struct vmm *vm, const char *memory_config);
+int vmm_register_slots(struct vmm *vm);
 int vmm_load_payload(struct vmm *vm, const char *path);
 int vmm_build_tables(struct vmm *vm);
+int vmm_dirty_sync(struct vmm *vm);
 int vmm_dirty_round(struct vmm *vm);
 void vmm_close(struct vmm *vm);
 
-/* vcpu.c: vCPUs in 64-bit mode, their threads and exits. */
-int vmm_create_vcpus(struct vmm *vm, unsigned int n);
+/* vcpu.c: vCPUs in 64-bit mode, their threads and exits, pauses. */
+int vmm_create_vcpus(struct vmm *vm, unsigned int n, bool boot);
 int vmm_run(struct vmm *vm);
+void vmm_pause(struct vmm *vm);
+void vmm_destroy_vcpus(struct vmm *vm);
+void vmm_resume(struct vmm *vm);
+
+/* snapshot.c: the running guest saved (vCPUs paused) and restored in a new process. */
+int vmm_snapshot_save(struct vmm *vm);
+int vmm_restore_memory(struct vmm *vm, const char *dir, const char *mode, const char *config,
+		       bool verify, unsigned int *cpus);
+int vmm_restore_vcpus(struct vmm *vm, const char *dir);
 
 #endif /* VMMEM_VMM_H */
