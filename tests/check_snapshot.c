@@ -715,6 +715,44 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
+/* A shared fd-backed guest is read only where its file holds data (holes are zeroes in the
+ * checksum, nothing written); a private mapping of a memfd is read whole, since its copied
+ * pages need not be in the file. Data at the start, on both sides of a 1 MiB chunk boundary, in
+ * a page after a long hole, and in the last page all come back; the data written is what
+ * was touched. */
+START_TEST(test_snapshot_file_holes_skipped)
+{
+	static const char *const configs[] = {
+		"memfd:gpa=0,size=24M", "memfd:gpa=0,size=24M,share=off",
+		"file:gpa=0,size=24M,mem-path=/dev/shm,share=on",
+	};
+	static const uint64_t pages[] = { 0, MiB - 4096, MiB, 13 * MiB + 8192, 24 * MiB - 4096 };
+
+	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+		struct vmmem_ctx *ctx = new_ctx();
+		struct vmmem_memory *m = from_config(ctx, configs[c]), *r;
+		struct vmmem_snapshot_save_opts so = { .size = sizeof(so) };
+		struct vmmem_snapshot *sn;
+		int fd = scratch_file();
+
+		for (size_t i = 0; i < sizeof(pages) / sizeof(pages[0]); i++) {
+			uint64_t v = 0x1234567800000000ull + i;
+
+			ck_assert_int_eq(vmmem_memory_write_obj(m, pages[i] + 4088, &v, 8), 0);
+			ck_assert_int_eq(vmmem_memory_write_obj(m, pages[i], &v, 8), 0);
+		}
+		ck_assert_int_eq(vmmem_memory_snapshot_save(m, fd, &so), 0);
+		ck_assert_uint_eq(so.data_bytes, sizeof(pages) / sizeof(pages[0]) * 4096);
+		sn = open_snap(fd);
+		ck_assert_int_eq(vmmem_snapshot_verify(sn, NULL, NULL), 0);
+		r = restore(ctx, sn, VMMEM_RESTORE_COPY);
+		assert_same(m, r);
+		vmmem_memory_unref(r);
+		finish(sn, fd, m, ctx);
+	}
+}
+END_TEST
+
 START_TEST(test_snapshot_lazy_concurrent_readers)
 {
 	if (!lazy_available())
@@ -1499,6 +1537,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_snapshot_roundtrip_all_modes);
 	tcase_add_test(tc, test_snapshot_zero_pages_are_holes);
+	tcase_add_test(tc, test_snapshot_file_holes_skipped);
 	tcase_add_test(tc, test_snapshot_other_process_restores);
 	tcase_add_test(tc, test_snapshot_map_writes_stay_private);
 	tcase_add_test(tc, test_snapshot_read_only_and_caller_regions);

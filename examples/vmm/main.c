@@ -30,6 +30,8 @@ static void usage(FILE *f)
 		"                        (userfaultfd, pages on demand)\n"
 		"  --restore-verify on|off  check memory checksums before running (default on;\n"
 		"                        copy checks as it reads either way)\n"
+		"  --restore-prefetch on|off  lazy: fill the rest in the background (default on);\n"
+		"                        off: only pages the guest or KVM touch (to measure faults)\n"
 		"  --timing              milestones on stderr, in ms from process start\n"
 		"  --kvm-device PATH     the KVM device (default /dev/kvm)\n"
 		"Exit status: 0 when vCPU 0 halts or after a snapshot, 1 on an error (one line on\n"
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
 		{ "restore", required_argument, NULL, 'r' },
 		{ "restore-mode", required_argument, NULL, 'M' },
 		{ "restore-verify", required_argument, NULL, 'V' },
+		{ "restore-prefetch", required_argument, NULL, 'P' },
 		{ "timing", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -118,6 +121,11 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
 				return usage_error("--restore-verify", optarg, "on or off");
 			verify = !strcmp(optarg, "on");
+			break;
+		case 'P':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off"))
+				return usage_error("--restore-prefetch", optarg, "on or off");
+			vm.no_prefetch = !strcmp(optarg, "off");
 			break;
 		case 't':
 			vm.timing = true;

@@ -365,6 +365,8 @@ int vmm_restore_memory(struct vmm *vm, const char *dir, const char *mode, const 
 	if (restore_mode(mode, &ro.mode) || read_vm_state(dir, &vs))
 		return 1;
 	ro.config = config;
+	if (vm->no_prefetch && ro.mode == VMMEM_RESTORE_LAZY)
+		ro.flags |= VMMEM_RESTORE_NO_PREFETCH;
 	if (!strcmp(vs.kind, "diff")) {
 		struct vm_state ps = { 0 };
 

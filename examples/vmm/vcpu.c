@@ -165,6 +165,10 @@ static int handle_io(struct vmm_vcpu *c)
 	pthread_mutex_lock(&vm->lock);
 	switch (run->io.port) {
 	case VMM_PORT_SERIAL:
+		if (!vm->seen_output) {
+			vm->seen_output = true;
+			vmm_timing(vm, "first guest output");
+		}
 		fwrite(data, 1, bytes, stdout);
 		if (memchr(data, '\n', bytes))
 			fflush(stdout);

@@ -71,8 +71,10 @@ struct vmm {
 	uint8_t parent_id[16];    /* the memory snapshot id in parent_dir */
 	bool have_parent;
 	struct vmmem_restore *lazy; /* a lazy restore still filling memory, or NULL */
+	bool no_prefetch;           /* --restore-prefetch off */
 	double start_ms;            /* process start, for the timing lines */
 	bool timing;                /* --timing: milestones on stderr */
+	bool seen_output;           /* under lock: the guest has written to the serial port */
 };
 
 /* Print "vmmem-vmm: <message>" on stderr (one line) and return 1. */
