@@ -264,8 +264,7 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 {
 	struct vmmem_option_value *values = NULL;
 	struct vmmem_mapping m = { .size = sizeof(m), .fd = -1 };
-	struct vmm_place_call call = { .magic = VMM_PLACE_MAGIC, .align = cr->align,
-				       .guard = cr->guard };
+	struct vmm_place_call call = { .align = cr->align, .guard = cr->guard };
 	struct vmmem_provider *p;
 	int rc;
 
@@ -288,7 +287,9 @@ vmm_create_region(struct vmmem_ctx *ctx, const struct vmm_cfg_region *cr,
 		.n_options = (uint32_t)p->n_options,
 		.flags = cr->readonly ? VMMEM_PARAM_READ_ONLY : 0,
 	};
+	vmm_place_begin(&call);
 	rc = p->ops.create(p->desc.provider_data, &call.params, &m);
+	vmm_place_end();
 	if (rc > 0) /* not a valid answer: say so rather than leave a stale message */
 		rc = vmm_err(-EIO, "provider %s: create returned %d, not 0 or a negative error",
 			     p->desc.name, rc);

@@ -13,22 +13,20 @@ vmm_place_map(uint64_t length, uint64_t align, uint64_t page_size, bool guard, i
 	      int flags, int fd, uint64_t offset, struct vmm_guards *g)
 {
 	const uint64_t hp = (uint64_t)sysconf(_SC_PAGESIZE), gsize = guard ? hp : 0;
-	uint64_t want = align > page_size ? align : page_size, total;
+	uint64_t want = align > page_size ? align : page_size, total, span;
 	uintptr_t res, base, res_end, lo, hi;
 	void *addr;
 
 	*g = (struct vmm_guards){ 0 };
 	if (want < hp)
 		want = hp;
-	if (!length || (want & (want - 1)) || length % hp) {
-		errno = EINVAL;
-		return MAP_FAILED;
-	}
 	/* Nothing to place: the kernel's own choice is already page aligned. */
 	if (want == hp && !guard)
 		return mmap(NULL, (size_t)length, prot, flags, fd, (off_t)offset);
-	/* Slack of want - hp is enough: the reservation is host-page aligned. */
-	if (__builtin_add_overflow(length, want - hp, &total) ||
+	/* The mapping covers whole host pages (mmap rounds a length up); the upper guard
+	 * follows them. Slack of want - hp is enough: the reservation is host-page aligned. */
+	if (__builtin_add_overflow(length, hp - 1, &span) ||
+	    __builtin_add_overflow(span - span % hp, want - hp, &total) ||
 	    __builtin_add_overflow(total, 2 * gsize, &total) || total > SIZE_MAX) {
 		errno = ENOMEM;
 		return MAP_FAILED;
@@ -50,7 +48,7 @@ vmm_place_map(uint64_t length, uint64_t align, uint64_t page_size, bool guard, i
 	}
 	/* Trim what is neither the mapping nor a guard page. */
 	lo = base - (uintptr_t)gsize;
-	hi = base + (uintptr_t)length;
+	hi = base + (uintptr_t)(span - span % hp);
 	if (lo > res)
 		munmap((void *)res, lo - res);
 	if (hi + gsize < res_end)
@@ -72,19 +70,31 @@ vmm_guards_release(struct vmm_guards *g)
 	*g = (struct vmm_guards){ 0 };
 }
 
+/* The create call running on this thread (a provider's create calls map from it). */
+static _Thread_local struct vmm_place_call *current_call;
+
+void
+vmm_place_begin(struct vmm_place_call *call)
+{
+	current_call = call;
+}
+
+void
+vmm_place_end(void)
+{
+	current_call = NULL;
+}
+
 void *
 vmm_core_map(const struct vmmem_provider_params *params, uint64_t page_size, int prot,
 	     int flags, int fd, uint64_t offset)
 {
-	struct vmm_place_call *call;
+	struct vmm_place_call *call = current_call;
 	void *addr;
 
-	if (!params || !page_size || (page_size & (page_size - 1))) {
-		errno = EINVAL;
-		return MAP_FAILED;
-	}
-	call = (struct vmm_place_call *)((char *)params - offsetof(struct vmm_place_call, params));
-	if (call->magic != VMM_PLACE_MAGIC) {
+	/* Only the params of the create running on this thread: anything else (a copy, a
+	 * call from another thread or after create returned) has no placement to follow. */
+	if (!call || params != &call->params || !page_size || (page_size & (page_size - 1))) {
 		errno = EINVAL;
 		return MAP_FAILED;
 	}

@@ -19,8 +19,9 @@ struct vmm_guards {
 };
 
 /*
- * mmap(@prot, @flags, @fd, @offset) of @length bytes at an address aligned to
- * max(@align, @page_size) (both powers of two), with one host page of PROT_NONE on each
+ * mmap(@prot, @flags, @fd, @offset) of @length (> 0) bytes at an address aligned to
+ * max(@align, @page_size) (both powers of two: config.c and vmm_core_map check them), with
+ * one host page of PROT_NONE on each
  * side if @guard. The reservation is one anonymous PROT_NONE mapping that MAP_FIXED then
  * replaces in the middle, so no other thread's mmap can land in between. Returns the
  * address, filling @g, or MAP_FAILED with errno set (and @g empty).
@@ -28,16 +29,19 @@ struct vmm_guards {
 void *vmm_place_map(uint64_t length, uint64_t align, uint64_t page_size, bool guard, int prot,
 		    int flags, int fd, uint64_t offset, struct vmm_guards *g);
 
-/* One provider create call, as core_api map finds it from the params pointer. */
+/* One provider create call, as core_api map finds it: the call running on this thread
+ * (vmm_place_begin/end around the provider's create), whose params map must be given. */
 struct vmm_place_call {
-	uint64_t magic; /* VMM_PLACE_MAGIC: map was given a params pointer create received */
 	uint64_t align; /* align=, 0: the page size */
 	bool guard;     /* guard= */
 	struct vmmem_provider_params params;
 	void *placed;   /* what map returned, NULL before */
 	struct vmm_guards guards;
 };
-#define VMM_PLACE_MAGIC UINT64_C(0x766d6d656d63616c) /* "vmmemcal" */
+
+/* The provider's create for @call runs on this thread now / has returned. */
+void vmm_place_begin(struct vmm_place_call *call);
+void vmm_place_end(void);
 
 /* core_api map (vmmem/provider.h): place the mapping of the create call @params belongs
  * to, as its align= and guard= want. */

@@ -1156,9 +1156,10 @@ START_TEST(test_ctx_load_all_test_plugins)
 	ck_assert_str_ne(vmmem_errormsg(), "'reset' is not a size");
 	ck_assert_str_ne(vmmem_errormsg(), "");
 	/* The ABI-evolution plugins (check_provider_abi.c) load too: oldops, newtables; and
-	 * stale, whose misuse shows only when it creates. */
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 9);
+	 * stale and mapper, whose misuses show only when they create. */
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 10);
 	ck_assert(provider_registered(ctx, "file"));
+	ck_assert(provider_registered(ctx, "mapper"));
 	ck_assert(provider_registered(ctx, "anon"));
 	ck_assert(provider_registered(ctx, "memfd"));
 	ck_assert(provider_registered(ctx, "hugetlbfs"));
@@ -1918,10 +1919,10 @@ START_TEST(test_ctx_concurrent_use)
 			      w[i].first_failure);
 	}
 	pthread_barrier_destroy(&start);
-	/* anon, memfd, good; then load_all added hugetlbfs, file, othername, oldops, newtables
-	 * and stale; no duplicates. */
-	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 9);
-	for (size_t i = 0; i < 9; i++)
+	/* anon, memfd, good; then load_all added hugetlbfs, file, othername, oldops, newtables,
+	 * stale and mapper; no duplicates. */
+	ck_assert_uint_eq(vmmem_ctx_provider_count(ctx), 10);
+	for (size_t i = 0; i < 10; i++)
 		for (size_t j = 0; j < i; j++)
 			ck_assert_str_ne(vmmem_provider_name(vmmem_ctx_provider_at(ctx, i)),
 					 vmmem_provider_name(vmmem_ctx_provider_at(ctx, j)));

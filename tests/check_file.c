@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/loop.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -238,6 +240,22 @@ START_TEST(test_file_sizes)
 	ck_assert_int_eq(st.st_size, (off_t)(2 * pg));
 	vmmem_region_unref(r);
 
+	/* A file that cannot grow (over RLIMIT_FSIZE here): the error, and the file as it was. */
+	{
+		struct rlimit old, lim;
+
+		make_file(path, 1);
+		signal(SIGXFSZ, SIG_IGN);
+		ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+		lim = (struct rlimit){ 2 * pg, old.rlim_max }; /* the soft limit only */
+		ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+		expect_error(-EFBIG, "growing", "file:gpa=0,size=%zu,mem-path=%s", 4 * pg, path);
+		ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+		signal(SIGXFSZ, SIG_DFL);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_int_eq(st.st_size, (off_t)pg);
+	}
+
 	make_file(path, 1);
 	expect_error(VMMEM_E_CONFIG_VALUE, "not grown",
 		     "file:gpa=0,size=%zu,mem-path=%s,readonly=on", 2 * pg, path);
@@ -267,6 +285,26 @@ START_TEST(test_file_sizes)
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_int_eq(st.st_size, (off_t)pg);
 	expect_error(-ENOTSUP, "character device", "file:gpa=0,size=%zu,mem-path=/dev/null", pg);
+}
+END_TEST
+
+/* What cannot back memory is refused with the reason: a FIFO, a directory no file can be
+ * made in, a file whose file system cannot be mapped (a sysfs attribute: mmap ENODEV). */
+START_TEST(test_file_unmappable)
+{
+	size_t pg = tu_page_size();
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	expect_error(-EINVAL, "not a file or device", "file:gpa=0,size=%zu,mem-path=%s", pg, path);
+	expect_error(-ENOENT, "creating a file in /proc/self",
+		     "file:gpa=0,size=%zu,mem-path=/proc/self", pg);
+	if (access("/sys/kernel/mm/transparent_hugepage/enabled", W_OK) == 0 &&
+	    !tu_under_qemu_user())
+		expect_error(-ENODEV, "mapping",
+			     "file:gpa=0,size=%zu,mem-path=/sys/kernel/mm/transparent_hugepage/"
+			     "enabled,share=on", pg);
 }
 END_TEST
 
@@ -455,6 +493,7 @@ static Suite *file_suite(void)
 	tcase_add_test(tc, test_file_share);
 	tcase_add_test(tc, test_file_sizes);
 	tcase_add_test(tc, test_file_bad_options);
+	tcase_add_test(tc, test_file_unmappable);
 	tcase_add_test(tc, test_file_owner);
 	tcase_add_test(tc, test_file_block_device);
 	tcase_add_test(tc, test_file_discard_data);

@@ -186,11 +186,13 @@ struct vmmem_core_api {
 	 * Make the region's one mapping: mmap(2) with the same @p prot, @p flags, @p fd and
 	 * @p offset and a length of @p params->length, but placed by the core, at an address
 	 * aligned to the larger of @p page_size and the region's align=, between two guard
-	 * pages (PROT_NONE, so a host overrun faults) unless guard=off. @p params must be the
-	 * pointer create received. destroy unmaps with munmap(addr, length) as usual; the core
-	 * removes the guard pages after it. At most one call per create.
-	 * Returns the address, or MAP_FAILED with errno set (EINVAL: bad @p page_size or
-	 * @p params, EBUSY: called twice; otherwise mmap's errno).
+	 * pages (PROT_NONE, so a host overrun faults) unless guard=off. Call it from create,
+	 * on create's thread, with the @p params pointer create received. destroy unmaps with
+	 * munmap(addr, length) as usual; the core removes the guard pages after it. At most
+	 * one call per create.
+	 * Returns the address, or MAP_FAILED with errno set (EINVAL: bad @p page_size, or
+	 * @p params not those of the create running on this thread; EBUSY: called twice;
+	 * otherwise mmap's errno).
 	 * Read it only if size covers it; older cores lack it (then mmap directly: the
 	 * region gets no guard pages, and the core checks align= afterwards).
 	 * @since provider ABI 1.1
