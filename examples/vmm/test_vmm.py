@@ -253,6 +253,29 @@ def case_snapshot(vmm, payloads, tool):
         if rc != 0 or 'snapshot saved' not in err:
             fail('the snapshot was not saved')
         checksum = boot_checksum(out)
+        # --snapshot-resume: the guest goes on after the save; the snapshot restores.
+        resumed = os.path.join(tmp, 'resumed')
+        p = subprocess.Popen([vmm, '--payload', counter, '--memory', MEM, '--snapshot-dir',
+                              resumed, '--snapshot-resume'], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        rout = ''
+        for line in p.stdout:
+            rout += line
+            m = TICK.match(line.strip())
+            if m and int(m.group(1)) == 2:
+                p.send_signal(signal.SIGUSR1)
+            if m and int(m.group(1)) == 4:
+                break
+        p.kill()
+        _, err = p.communicate()
+        if 'snapshot saved' not in err or not os.path.exists(f'{resumed}/vm.state'):
+            fail(f'--snapshot-resume: no snapshot ({err})')
+        if [t for t, _ in complete_ticks(rout)] != [1, 2, 3, 4]:
+            fail('--snapshot-resume: the guest did not go on after the save')
+        qout, _, _ = run_until(vmm, ['--restore', resumed], 5, signal.SIGKILL)
+        if 'boot:' in qout or any(c != checksum for _, c in complete_ticks(qout)) or \
+                not complete_ticks(qout):
+            fail('restore of the snapshot saved with --snapshot-resume')
         # Each restore mode, in a new process.
         for mode in ('copy', 'map', 'lazy'):
             rout, _, _ = run_until(vmm, ['--restore', full, '--restore-mode', mode],
