@@ -36,6 +36,12 @@ struct vmm_section_hint {
 	uint64_t last;  /* last key covered (inclusive) */
 	uint64_t value; /* what @first translates to */
 	unsigned int flags;
+	/* An IOMMU view's reads (iommu.c): where the hint's keys that one plain region
+	 * holds live in the host, so a read translated by the hint skips the region lookup.
+	 * Set by the view @view that found it; reset with every new hint. */
+	const void *view;
+	uint64_t host_first, host_last; /* keys (IOVAs) inside one region, inclusive */
+	const uint8_t *host;            /* host address of @host_first */
 };
 extern __thread struct vmm_section_hint vmm_section_hint __attribute__((tls_model("initial-exec")));
 

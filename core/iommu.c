@@ -335,14 +335,29 @@ int vmmem_iommu_write_exact(struct vmmem_iommu *io, uint64_t iova, const void *b
 	return exact(transfer(io, iova, (void *)buf, len, true), len, done, iova);
 }
 
-/* Read an object at a translated GPA: the region lookup and the copy inline (what
- * vmmem_memory_read_obj does), anything unusual (guarded region, crossing) through it. */
-static inline int read_obj_gpa(struct vmmem_iommu *io, uint64_t gpa, void *obj, size_t size)
+/*
+ * Read an object at the GPA a hint hit translated to (the hint's IOVAs [first, last] read
+ * from GPA value...): the region lookup and the copy inline (what vmmem_memory_read_obj
+ * does), anything unusual (guarded region, crossing) through it. Also records in the hint
+ * where the part of its IOVAs that this region holds lives in the host, so that the next
+ * read there goes straight to host memory. Valid for the section, as the hint is: the
+ * memory used (pinned, or the one published) stays mapped until it ends.
+ */
+static inline int read_obj_hinted(struct vmmem_iommu *io, uint64_t gpa, void *obj, size_t size)
 {
+	struct vmm_section_hint *h = &vmm_section_hint;
 	const struct vmmem_memory *m = mem_of(io);
 	const struct vmm_slot *s = vmm_lookup(m, gpa);
 
 	if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
+		uint64_t g_end = h->value + (h->last - h->first); /* no wrap: an entry's GPAs */
+		uint64_t g_lo = h->value > s->gpa ? h->value : s->gpa;
+		uint64_t g_hi = g_end < s->last ? g_end : s->last;
+
+		h->view = io;
+		h->host_first = h->first + (g_lo - h->value);
+		h->host_last = h->first + (g_hi - h->value);
+		h->host = s->host + (g_lo - s->gpa);
 		vmm_copy(obj, s->host + (gpa - s->gpa), size);
 		return 0;
 	}
@@ -370,7 +385,7 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 	if (likely(size <= 8 && vmm_rcu_held()) &&
 	    vmm_iotlb_find(io->tlb, vmm_iotlb_table(io->tlb), iova, size, access, &gpa))
 		return write ? vmmem_memory_write_obj(mem_of(io), gpa, obj, size)
-			     : read_obj_gpa(io, gpa, obj, size);
+			     : read_obj_hinted(io, gpa, obj, size);
 	rc = section_enter(&s);
 	if (rc)
 		return rc;
@@ -392,11 +407,21 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
  * a hit needs no separate section check. Nothing here needs a stack frame. */
 int vmmem_iommu_read_obj(struct vmmem_iommu *io, uint64_t iova, void *obj, size_t size)
 {
+	const struct vmm_section_hint *h = &vmm_section_hint;
 	uint64_t gpa;
 
-	if (likely(io && obj && size - 1 < 8) && likely(enabled(io)) &&
-	    likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_READ, &gpa)))
-		return read_obj_gpa(io, gpa, obj, size);
+	if (likely(io && obj && size - 1 < 8) && likely(enabled(io))) {
+		/* Translated before in this section, in a region already found: host memory
+		 * straight away (the hint was made for reading, by this view). */
+		if (likely(h->view == io && h->owner == io->tlb) &&
+		    iova - h->host_first <= h->host_last - h->host_first &&
+		    size - 1 <= h->host_last - iova) {
+			vmm_copy(obj, h->host + (iova - h->host_first), size);
+			return 0;
+		}
+		if (likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_READ, &gpa)))
+			return read_obj_hinted(io, gpa, obj, size);
+	}
 	return object_slow(io, iova, obj, size, false);
 }
 

@@ -595,6 +595,65 @@ START_TEST(test_iommu_values)
 }
 END_TEST
 
+/* Reads a hint translated go straight to host memory when the same section read in that
+ * region before; the host window never reaches past its region, into a hole or another
+ * view's memory. An entry over region 0 (0x4000-0x5fff), a hole and region 1 (0x8000). */
+START_TEST(test_iommu_read_host_hint)
+{
+	struct vmmem_region *other = tu_anon_region(0x4000, 0x2000, 0);
+	struct vmmem_memory *m2 = NULL;
+	struct vmmem_atomic *a2 = NULL;
+	struct vmmem_iommu *io2 = NULL;
+	const struct vmmem_memory *held, *held2;
+	uint64_t v = 0;
+
+	for (uint64_t off = 0; off < 0x2000; off += 8) {
+		*(uint64_t *)host(0x4000 + off) = 0xa000000000000000ull + off;
+		*(uint64_t *)((uint8_t *)vmmem_region_host(other) + off) = 0xb000000000000000ull + off;
+	}
+	*(uint64_t *)host(0x8000) = 0xc0c0c0c0c0c0c0c0ull;
+	ck_assert_int_eq(vmmem_memory_new(&m2, &other, 1), 0);
+	ck_assert_int_eq(vmmem_atomic_new(&a2, m2), 0);
+	ck_assert_int_eq(vmmem_iommu_new(&io2, a2, fx.t), 0);
+	update_ok(fx.t, 0x700000, 0x6000, 0x4000, RD);
+	for (int pass = 0; pass < 2; pass++) { /* in one section, then call by call */
+		held = pass ? NULL : vmmem_iommu_acquire(fx.io);
+		held2 = pass ? NULL : vmmem_iommu_acquire(io2);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x700010, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000000010ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x701ff8, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000001ff8ull);
+		/* Past the region's end: into the hole, never beyond the host mapping. */
+		ck_assert_int_lt(vmmem_iommu_read_obj(fx.io, 0x701ffc, &v, 8), 0);
+		ck_assert_int_lt(vmmem_iommu_read_obj(fx.io, 0x702000, &v, 8), 0);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x704000, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xc0c0c0c0c0c0c0c0ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x700100, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000000100ull);
+		/* The other view shares the IOTLB, not the memory. */
+		ck_assert_int_eq(vmmem_iommu_read_obj(io2, 0x700100, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xb000000000000100ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x700108, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000000108ull);
+		/* Invalidated by this thread: the window goes with the hint. */
+		ck_assert_int_ge(vmmem_iotlb_invalidate(fx.t, 0x700000, 0x1000), 0);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x700108, &v, 8), VMMEM_E_IOTLB_MISS);
+		update_ok(fx.t, 0x700000, 0x1000, 0x8000, RD); /* now onto region 1 */
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x700000, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xc0c0c0c0c0c0c0c0ull);
+		update_ok(fx.t, 0x700000, 0x1000, 0x4000, RD);
+		if (!pass) {
+			vmmem_iommu_release(io2, held2);
+			vmmem_iommu_release(fx.io, held);
+		}
+	}
+	vmmem_iommu_unref(io2);
+	vmmem_atomic_unref(a2);
+	vmmem_memory_unref(m2);
+	vmmem_region_unref(other);
+}
+END_TEST
+
 START_TEST(test_iommu_disabled_passes_through)
 {
 	uint32_t v = 0;
@@ -1022,6 +1081,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iommu_scattered_read_write);
 	tcase_add_test(tc, test_iommu_partial_and_read_only);
 	tcase_add_test(tc, test_iommu_values);
+	tcase_add_test(tc, test_iommu_read_host_hint);
 	tcase_add_test(tc, test_iommu_disabled_passes_through);
 	tcase_add_test(tc, test_iommu_dirty_by_gpa);
 	tcase_add_test(tc, test_iommu_views);
