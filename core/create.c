@@ -82,26 +82,45 @@ static int lock_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapp
 		       cr->lock == VMM_LOCK_ON ? "on" : "on-fault", strerror(err));
 }
 
-/* The nodes of a sysfs node list ("0-1,3"), below 64; all of them if it cannot be read
- * (the kernel then decides). */
+/* The first line of a sysfs file, without its newline; false if it cannot be read. */
+static bool read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+	bool ok = f && fgets(buf, (int)size, f);
+
+	if (f)
+		fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = 0;
+	return ok;
+}
+
+/* The next item of a sysfs list ("0-1,3"): its range in *lo..*hi, and where the item after
+ * it starts; NULL when @t holds no item. */
+static const char *list_item(const char *t, unsigned long *lo, unsigned long *hi)
+{
+	char *end;
+
+	if (*t < '0' || *t > '9')
+		return NULL;
+	*lo = *hi = strtoul(t, &end, 10);
+	if (*end == '-')
+		*hi = strtoul(end + 1, &end, 10);
+	return *end == ',' ? end + 1 : end;
+}
+
+/* The nodes of a sysfs node list, below 64; all of them if it cannot be read (the kernel
+ * then decides). */
 static uint64_t online_mask(const char *list)
 {
+	unsigned long lo, hi;
 	uint64_t mask = 0;
 
 	if (list[0] < '0' || list[0] > '9')
 		return UINT64_MAX;
-	while (*list) {
-		char *end;
-		unsigned long lo = strtoul(list, &end, 10), hi = lo;
-
-		if (*end == '-')
-			hi = strtoul(end + 1, &end, 10);
+	for (const char *t = list; (t = list_item(t, &lo, &hi));)
 		for (unsigned long i = lo; i <= hi && i < 64; i++)
 			mask |= UINT64_C(1) << i;
-		if (*end != ',')
-			break;
-		list = end + 1;
-	}
 	return mask;
 }
 
@@ -114,19 +133,13 @@ static int bind_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapp
 				    [VMM_POLICY_BIND] = MPOL_BIND,
 				    [VMM_POLICY_INTERLEAVE] = MPOL_INTERLEAVE };
 	unsigned long mask[2] = { (unsigned long)cr->host_nodes, 0 };
-	char online[128] = "?";
-	FILE *f;
+	char online[128];
 	int err;
 
 	if (cr->policy == VMM_POLICY_DEFAULT)
 		return 0;
-	f = fopen("/sys/devices/system/node/online", "re");
-	if (f) {
-		if (!fgets(online, sizeof(online), f))
-			snprintf(online, sizeof(online), "?");
-		online[strcspn(online, "\n")] = 0;
-		fclose(f);
-	}
+	if (!read_line("/sys/devices/system/node/online", online, sizeof(online)))
+		snprintf(online, sizeof(online), "?");
 	/* The kernel quietly drops missing nodes from some policies: refuse them here. */
 	if (cr->host_nodes & ~online_mask(online))
 		return vmm_err(-EINVAL, "config position %zu: host-nodes= names a NUMA node this "
@@ -148,29 +161,16 @@ static bool node_cpus(uint64_t nodes, cpu_set_t *set)
 	CPU_ZERO(set);
 	for (unsigned int n = 0; n < 64; n++) {
 		char path[64], list[1024];
-		FILE *f;
+		unsigned long lo, hi;
 
 		if (!(nodes & (UINT64_C(1) << n)))
 			continue;
 		snprintf(path, sizeof(path), "/sys/devices/system/node/node%u/cpulist", n);
-		f = fopen(path, "re");
-		if (!f)
+		if (!read_line(path, list, sizeof(list)))
 			continue;
-		if (fgets(list, sizeof(list), f)) {
-			for (char *t = list; *t >= '0' && *t <= '9';) {
-				char *end;
-				unsigned long lo = strtoul(t, &end, 10), hi = lo;
-
-				if (*end == '-')
-					hi = strtoul(end + 1, &end, 10);
-				for (unsigned long c = lo; c <= hi && c < CPU_SETSIZE; c++)
-					CPU_SET(c, set);
-				if (*end != ',')
-					break;
-				t = end + 1;
-			}
-		}
-		fclose(f);
+		for (const char *t = list; (t = list_item(t, &lo, &hi));)
+			for (unsigned long c = lo; c <= hi && c < CPU_SETSIZE; c++)
+				CPU_SET(c, set);
 	}
 	return CPU_COUNT(set) > 0;
 }
@@ -193,6 +193,8 @@ static int prealloc_mapping(const struct vmm_cfg_region *cr, const struct vmmem_
  * fresh mapping. */
 static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_mapping *m)
 {
+	int rc;
+
 	if (!cr->dump && madvise(m->addr, m->length, MADV_DONTDUMP) < 0)
 		return vmm_err(-errno, "config position %zu: dump=off: madvise(MADV_DONTDUMP): %m",
 			       cr->pos);
@@ -201,19 +203,10 @@ static int finish_mapping(const struct vmm_cfg_region *cr, const struct vmmem_ma
 			       "config position %zu: merge=on: madvise(MADV_MERGEABLE): %m "
 			       "(is KSM available?)",
 			       cr->pos);
-	{
-		int rc = bind_mapping(cr, m);
-
-		if (rc)
-			return rc;
-	}
-	if (cr->prealloc) {
-		int rc = prealloc_mapping(cr, m);
-
-		if (rc)
-			return rc;
-	}
-	return lock_mapping(cr, m);
+	rc = bind_mapping(cr, m);
+	if (rc == 0 && cr->prealloc)
+		rc = prealloc_mapping(cr, m);
+	return rc ? rc : lock_mapping(cr, m);
 }
 
 /* After create: a mapping map placed must be the one returned; one the provider made

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <vmmem/dirty.h>
 #include <vmmem/snapshot.h>
@@ -222,72 +221,76 @@ static size_t copy_live(const struct vmmem_region *r, uint8_t *dst, const uint8_
 }
 
 /*
- * How many bytes from @off of range @g the region's file says are a hole (they read as
- * zeroes), and else how many are data (*data). Only for shared fd-backed regions, whose
- * memory is the file's (a private mapping's copied pages are not in it): a memfd or tmpfs
- * guest of which a small part was touched is then read only where it holds data, instead
- * of faulting in every zero page. Falls back to "all data" when the file system cannot say.
+ * Copy one range of guest memory into the file through @bounce. A shared fd-backed region's
+ * memory is its file (a private mapping's copied pages need not be in it), so its range is
+ * read only where the file holds data, by the same extent map a snapshot's readers use
+ * (built with one SEEK_DATA/SEEK_HOLE scan: one per chunk would be quadratic on tmpfs);
+ * holes are zeroes in the checksum and nothing is written. A memfd guest of which a small
+ * part was touched then does not fault in every zero page.
  */
-static uint64_t hole_at(const struct vmmem_region *r, const struct vmm_snap_range *g,
-			uint64_t off, uint64_t n, uint32_t page_size, uint64_t *data)
+/*
+ * Widen every data extent of @map to whole pages of @page_size counted from @base, and
+ * merge what then touches: a file system may report extents finer than the snapshot's page
+ * (4 KiB tmpfs extents under a 16 KiB page), and the snapshot stores whole pages.
+ */
+static void round_extents(struct vmm_extent_map *map, uint64_t base, uint64_t end,
+			  uint32_t page_size)
 {
-	off_t pos = (off_t)(r->fd_offset + g->offset + off), d, h;
+	size_t n = 0;
 
-	*data = n;
-	if (r->fd < 0 || !r->shareable)
-		return 0;
-	d = lseek(r->fd, pos, SEEK_DATA);
-	if (d < 0)
-		return errno == ENXIO ? n : 0; /* ENXIO: no data up to the end of the file */
-	if (d > pos) {
-		uint64_t hole = (uint64_t)(d - pos);
+	for (size_t i = 0; i < map->n; i++) {
+		uint64_t s = map->v[i].start - base, e = map->v[i].end - base;
 
-		hole -= hole % page_size;
-		if (hole)
-			return hole < n ? hole : n;
+		s -= s % page_size;
+		e += (page_size - e % page_size) % page_size;
+		s += base;
+		e = e > end - base ? end : base + e;
+		if (n && s <= map->v[n - 1].end) {
+			if (e > map->v[n - 1].end)
+				map->v[n - 1].end = e;
+		} else {
+			map->v[n++] = (struct vmm_extent){ s, e };
+		}
 	}
-	h = lseek(r->fd, pos, SEEK_HOLE);
-	if (h > pos) {
-		uint64_t len = (uint64_t)(h - pos);
-
-		len += (page_size - len % page_size) % page_size;
-		*data = len < n ? len : n;
-	}
-	return 0;
+	map->n = n;
 }
 
-/* Copy one range of guest memory into the file through @bounce; holes of a shared file
- * region are skipped (zeroes in the checksum, nothing written). */
 static int save_range(int fd, const struct vmmem_region *r, const struct vmm_snap_range *g,
 		      uint32_t page_size, uint8_t *bounce, uint32_t *crc, uint64_t *written,
 		      struct vmm_progress *p)
 {
-	for (uint64_t off = 0; off < g->length;) {
-		uint64_t n = g->length - off < VMM_SNAP_CHUNK ? g->length - off : VMM_SNAP_CHUNK;
-		uint64_t hole = hole_at(r, g, off, n, page_size, &n);
-		const uint8_t *src = r->host + g->offset + off;
-		size_t got;
-		int rc;
+	const uint64_t base = r->fd_offset + g->offset;
+	struct vmm_extent all = { base, base + g->length };
+	struct vmm_extent_map map = { &all, 1 };
+	struct vmm_extents it;
+	uint64_t off, n;
+	bool data;
+	int rc = 0;
 
-		if (hole) {
-			*crc = vmm_crc32c_zeros(*crc, hole);
-			rc = vmm_progress_add(p, hole);
-			if (rc)
-				return rc;
-			off += hole;
-			continue;
+	if (r->fd >= 0 && r->shareable)
+		rc = vmm_extent_map_build(r->fd, base, base + g->length, &map);
+	if (rc == 0 && map.v != &all)
+		round_extents(&map, base, base + g->length, page_size);
+	vmm_extents_init(&it, &map, base, g->length);
+	while (rc == 0 && vmm_extents_next(&it, VMM_SNAP_CHUNK, &off, &n, &data) > 0) {
+		if (data) {
+			size_t got = copy_live(r, bounce, r->host + g->offset + off, n);
+
+			if (got < n) {
+				rc = vmm_err_gone(r->gpa + g->offset + off + got);
+				break;
+			}
+			rc = vmm_write_sparse(fd, bounce, n, g->file_offset + off, page_size, crc,
+					      written);
+		} else {
+			*crc = vmm_crc32c_zeros(*crc, n);
 		}
-		got = copy_live(r, bounce, src, n);
-		if (got < n)
-			return vmm_err_gone(r->gpa + g->offset + off + got);
-		rc = vmm_write_sparse(fd, bounce, n, g->file_offset + off, page_size, crc, written);
 		if (rc == 0)
 			rc = vmm_progress_add(p, n);
-		if (rc)
-			return rc;
-		off += n;
 	}
-	return 0;
+	if (map.v != &all)
+		free(map.v);
+	return rc;
 }
 
 /* Write table and header of a laid-out snapshot whose region checksums are filled in. */

@@ -58,7 +58,7 @@ static int lib_fail(const char *what, int rc)
 
 /* Can region @r be a KVM memslot? KVM wants page-aligned guest and host addresses and
  * sizes, and at most KVM_CAP_NR_MEMSLOTS slots. */
-static int check_slot(struct vmm *vm, const struct vmmem_region *r, size_t index, long max_slots)
+static int check_slot(const struct vmmem_region *r, size_t index, long max_slots)
 {
 	uint64_t gpa = vmmem_region_gpa(r), size = vmmem_region_size(r);
 
@@ -68,7 +68,6 @@ static int check_slot(struct vmm *vm, const struct vmmem_region *r, size_t index
 		return vmm_fail("region %zu at 0x%llx (0x%llx bytes) cannot be a KVM memslot: "
 				"its address and size must be multiples of 4 KiB",
 				index, (unsigned long long)gpa, (unsigned long long)size);
-	(void)vm;
 	return 0;
 }
 
@@ -87,7 +86,7 @@ int vmm_register_slots(struct vmm *vm)
 		struct kvm_userspace_memory_region kr;
 		bool ro = vmmem_region_flags(r) & VMMEM_REGION_READ_ONLY;
 
-		if (check_slot(vm, r, i, max_slots))
+		if (check_slot(r, i, max_slots))
 			return 1;
 		*s = (struct vmm_slot){ .region = r, .id = (uint32_t)i, .gpa = vmmem_region_gpa(r),
 					.size = vmmem_region_size(r),
