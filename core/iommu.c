@@ -269,7 +269,7 @@ static ssize_t transfer(struct vmmem_iommu *io, uint64_t iova, void *buf, size_t
 	const struct vmm_iotlb_table *t = NULL;
 	const struct vmmem_memory *m;
 	struct section s;
-	uint64_t gpa;
+	uint64_t gpa = 0; /* set when translate_one leaves t NULL */
 	ssize_t r;
 	int rc;
 
@@ -376,7 +376,7 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 	const unsigned int access = write ? VMMEM_ACCESS_WRITE : VMMEM_ACCESS_READ;
 	const struct vmm_iotlb_table *t = NULL;
 	struct section s;
-	uint64_t gpa;
+	uint64_t gpa = 0; /* set when translate_one leaves t NULL */
 	int rc;
 
 	if (!io || !obj || size == 0 || size > SSIZE_MAX || vmm_range_wraps(iova, size) ||
@@ -403,24 +403,54 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 	return rc;
 }
 
+/*
+ * A small object outside the hint's host window, while the hint is this IOTLB's: the hint
+ * exists only inside the section that found it, so the caller is in a read section and the
+ * table can be used at once (no section check, no argument checks again). In the hint's
+ * entry: the region lookup, and the window is set for the next read. Elsewhere: the bucket
+ * index, and the hint is left as it is (with reads spread over many entries, refreshing
+ * it and its window on every call costs more than it saves). A separate function so the
+ * window path needs no stack frame; a miss, a refusal or an object across a piece boundary
+ * goes the general way.
+ */
+static __attribute__((noinline)) int read_obj_in_section(struct vmmem_iommu *io, uint64_t iova,
+							 void *obj, size_t size)
+{
+	const struct vmm_iotlb_entry *e;
+	uint64_t gpa;
+
+	e = vmm_iotlb_entry_at(vmm_iotlb_table(io->tlb), iova);
+	if (likely(e && size - 1 <= e->last - iova && (VMM_IOTLB_PERM(e) & VMMEM_ACCESS_READ))) {
+		const struct vmmem_memory *m = mem_of(io);
+		const struct vmm_slot *s;
+
+		gpa = e->gpa + (iova - e->iova);
+		s = vmm_lookup(m, gpa);
+		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
+			vmm_copy(obj, s->host + (gpa - s->gpa), size);
+			return 0;
+		}
+		return vmmem_memory_read_obj(m, gpa, obj, size);
+	}
+	return object_slow(io, iova, obj, size, false);
+}
+
 /* The hit path of a small object: a hint exists only inside the section that found it, so
  * a hit needs no separate section check. Nothing here needs a stack frame. */
 int vmmem_iommu_read_obj(struct vmmem_iommu *io, uint64_t iova, void *obj, size_t size)
 {
 	const struct vmm_section_hint *h = &vmm_section_hint;
-	uint64_t gpa;
 
-	if (likely(io && obj && size - 1 < 8) && likely(enabled(io))) {
+	if (likely(io && obj && size - 1 < 8) && likely(enabled(io)) &&
+	    likely(h->owner == io->tlb)) {
 		/* Translated before in this section, in a region already found: host memory
 		 * straight away (the hint was made for reading, by this view). */
-		if (likely(h->view == io && h->owner == io->tlb) &&
-		    iova - h->host_first <= h->host_last - h->host_first &&
+		if (likely(h->view == io) && iova - h->host_first <= h->host_last - h->host_first &&
 		    size - 1 <= h->host_last - iova) {
 			vmm_copy(obj, h->host + (iova - h->host_first), size);
 			return 0;
 		}
-		if (likely(vmm_iotlb_hint_hit(io->tlb, iova, size, VMMEM_ACCESS_READ, &gpa)))
-			return read_obj_hinted(io, gpa, obj, size);
+		return read_obj_in_section(io, iova, obj, size);
 	}
 	return object_slow(io, iova, obj, size, false);
 }

@@ -82,27 +82,6 @@ static void drop_own_hint(const struct vmmem_iotlb *tlb)
 
 /* ---- lookups (the data path) --------------------------------------------------------- */
 
-bool vmm_iotlb_find(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
-		    uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa)
-{
-	size_t i = vmm_iotlb_first_reaching(t, iova);
-	const struct vmm_iotlb_entry *e;
-
-	if (i == t->count)
-		return false;
-	e = &t->e[i];
-	if (iova < e->iova)
-		return false;
-	vmm_section_hint = (struct vmm_section_hint){
-		.owner = tlb, .first = e->iova, .last = e->last, .value = e->gpa,
-		.flags = VMM_IOTLB_PERM(e),
-	};
-	if (len - 1 > e->last - iova || (VMM_IOTLB_PERM(e) & access) != access)
-		return false;
-	*gpa = e->gpa + (iova - e->iova);
-	return true;
-}
-
 static int walk_fail(struct vmmem_iova_fault *fault, int error, uint64_t iova, uint64_t last,
 		     unsigned int access)
 {

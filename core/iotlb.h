@@ -50,6 +50,12 @@ static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, u
 		return iova < t->base && t->count ? 0 : t->count;
 	lo = t->bucket[off >> t->shift];
 	n = t->bucket[(off >> t->shift) + 1] - lo + 1; /* candidates lo ..= next bucket's */
+	if (likely(n <= 2)) {
+		/* One or two candidates, resolved without a branch (a data-dependent branch
+		 * mispredicts on random IOVAs). With one, e[lo] reaches past this bucket (or is
+		 * the last entry, which reaches the span's end), so the compare is false. */
+		return lo + (t->e[lo].last < iova);
+	}
 	while (n > 1) { /* first with last >= iova among them */
 		size_t half = n / 2;
 
@@ -87,10 +93,34 @@ static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_i
 	return vmm_rcu_load(&tlb->table);
 }
 
+/* The entry of @t that holds @iova, or NULL. Inside a section. */
+static inline const struct vmm_iotlb_entry *vmm_iotlb_entry_at(const struct vmm_iotlb_table *t,
+							       uint64_t iova)
+{
+	size_t i = vmm_iotlb_first_reaching(t, iova);
+
+	return likely(i < t->count) && likely(t->e[i].iova <= iova) ? &t->e[i] : NULL;
+}
+
 /* Translate [iova, iova + len) (len >= 1, no wrap) when one entry of @t holds it all and
- * allows @access, by binary search; refreshes the hint. Inside a section. */
-bool vmm_iotlb_find(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
-		    uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa);
+ * allows @access, through the bucket index; refreshes the hint. Inside a section. Inline:
+ * it is the IOMMU's hit path whenever consecutive accesses use different entries. */
+static inline bool vmm_iotlb_find(const struct vmmem_iotlb *tlb, const struct vmm_iotlb_table *t,
+				  uint64_t iova, uint64_t len, unsigned int access, uint64_t *gpa)
+{
+	const struct vmm_iotlb_entry *e = vmm_iotlb_entry_at(t, iova);
+
+	if (unlikely(!e))
+		return false;
+	vmm_section_hint = (struct vmm_section_hint){
+		.owner = tlb, .first = e->iova, .last = e->last, .value = e->gpa,
+		.flags = VMM_IOTLB_PERM(e),
+	};
+	if (unlikely(len - 1 > e->last - iova || (VMM_IOTLB_PERM(e) & access) != access))
+		return false;
+	*gpa = e->gpa + (iova - e->iova);
+	return true;
+}
 
 /* The hint alone: does it translate [iova, iova + len) (len >= 1) for @access? */
 static inline bool vmm_iotlb_hint_hit(const struct vmmem_iotlb *tlb, uint64_t iova, uint64_t len,

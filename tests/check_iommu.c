@@ -654,6 +654,51 @@ START_TEST(test_iommu_read_host_hint)
 }
 END_TEST
 
+/* Reads that hop between entries in one section take the bucket index (the hint stays on
+ * the first entry read): each lands where its own entry says, and whatever the index cannot
+ * serve by itself takes the general path with its own error (a write-only entry, a gap, an
+ * object across two entries, an entry over a region's end). */
+START_TEST(test_iommu_read_indexed)
+{
+	const struct vmmem_memory *held;
+	uint64_t v = 0;
+	uint32_t u32 = 0;
+	uint8_t b[8];
+
+	for (uint64_t off = 0; off < 0x2000; off += 8)
+		*(uint64_t *)host(0x4000 + off) = 0xa000000000000000ull + off;
+	*(uint64_t *)host(0x8000) = 0xc0c0c0c0c0c0c0c0ull;
+	*(uint64_t *)host(0x8ff8) = 0xc1c1c1c1c1c1c1c1ull;
+	update_ok(fx.t, 0x100000, 0x1000, 0x4000, RD);
+	update_ok(fx.t, 0x200000, 0x1000, 0x5000, RW);
+	update_ok(fx.t, 0x201000, 0x1000, 0x8000, RD); /* continues 0x200000 in IOVA only */
+	update_ok(fx.t, 0x300000, 0x1000, 0x4000, WR);
+	update_ok(fx.t, 0x400000, 0x2000, 0x5000, RD); /* 0x5000-0x5fff, then the hole */
+	held = vmmem_iommu_acquire(fx.io);
+	ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x100008, &v, 8), 0); /* sets the hint */
+	ck_assert_uint_eq(v, 0xa000000000000008ull);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x200010, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000001010ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x201ff8, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xc1c1c1c1c1c1c1c1ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x100ff8, &v, 8), 0);
+		ck_assert_uint_eq(v, 0xa000000000000ff8ull);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x400ffc, &u32, 4), 0);
+		ck_assert_int_eq(memcmp(&u32, host(0x5ffc), 4), 0);
+		/* Not for reading, not mapped, and past a region's end. */
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x300000, &v, 8), VMMEM_E_IOTLB_DENIED);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x380000, &v, 8), VMMEM_E_IOTLB_MISS);
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x401000, &v, 8), VMMEM_E_UNMAPPED);
+		/* Across two entries: two pieces, still one object. */
+		ck_assert_int_eq(vmmem_iommu_read_obj(fx.io, 0x200ffc, b, 8), 0);
+		ck_assert_int_eq(memcmp(b, host(0x5ffc), 4), 0);
+		ck_assert_int_eq(memcmp(b + 4, host(0x8000), 4), 0);
+	}
+	vmmem_iommu_release(fx.io, held);
+}
+END_TEST
+
 START_TEST(test_iommu_disabled_passes_through)
 {
 	uint32_t v = 0;
@@ -1082,6 +1127,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iommu_partial_and_read_only);
 	tcase_add_test(tc, test_iommu_values);
 	tcase_add_test(tc, test_iommu_read_host_hint);
+	tcase_add_test(tc, test_iommu_read_indexed);
 	tcase_add_test(tc, test_iommu_disabled_passes_through);
 	tcase_add_test(tc, test_iommu_dirty_by_gpa);
 	tcase_add_test(tc, test_iommu_views);
