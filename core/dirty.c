@@ -126,17 +126,16 @@ vmmem_region_dirty_page_size(const struct vmmem_region *r)
 int
 vmmem_region_dirty_test(const struct vmmem_region *r, uint64_t offset)
 {
-	struct vmm_dirty *d;
-	uint64_t p;
+	int bit;
 
 	VMM_CHECK_ARG(r);
-	d = tracked(r);
-	if (!d)
-		return err_not_tracked(r);
-	if (offset >= r->size)
-		return check_span(r, offset, 1);
-	p = offset >> d->page_shift;
-	return (int)((__atomic_load_n(&d->words[p / 64], __ATOMIC_ACQUIRE) >> (p % 64)) & 1);
+	/* Called once per page by scanners: the test falls straight through (no taken
+	 * branch), the errors are out of line. */
+	bit = vmm_region_dirty_bit(r, offset);
+	if (likely(bit >= 0))
+		return bit;
+	/* Inside the region, -1 can only mean untracked; past it, untracked is reported first. */
+	return offset < r->size || !tracked(r) ? err_not_tracked(r) : check_span(r, offset, 1);
 }
 
 /*

@@ -247,6 +247,8 @@ START_TEST(test_dirty_disabled_not_tracked)
 	ck_assert_int_eq(vmmem_region_dirty_disable(r), 0);
 	ck_assert_uint_eq(vmmem_region_dirty_page_size(r), 0);
 	ck_assert_int_eq(vmmem_region_dirty_test(r, 0), VMMEM_E_NOT_TRACKED);
+	/* Untracked and out of range: untracked is what is reported. */
+	ck_assert_int_eq(vmmem_region_dirty_test(r, UINT64_MAX), VMMEM_E_NOT_TRACKED);
 	ck_assert_int_eq(vmmem_region_dirty_get_and_clear(r, 0, 0x10000, words, 4),
 			 VMMEM_E_NOT_TRACKED);
 	ck_assert_int_eq(vmmem_region_dirty_clear(r, 0, 0x1000), VMMEM_E_NOT_TRACKED);
