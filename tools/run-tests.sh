@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The whole test suite: build and test the default preset (warnings are errors), the
 # AddressSanitizer+UBSan preset, the ThreadSanitizer preset, every Check suite again
-# under valgrind memcheck, the coverage gate, then the cross builds: arm64 (with 4, 16 and
+# under valgrind memcheck, the coverage gate, the Debian packages (tools/package-test.sh),
+# then the cross builds: arm64 (with 4, 16 and
 # 64 KiB pages) and big-endian s390x, their suites run under qemu-user
 # (docs/PORTABILITY.md). VMMEM_SKIP_CROSS=1 leaves the cross stages out on a machine
 # without the cross toolchains; CI never sets it.
@@ -48,6 +49,9 @@ run ctest --preset memcheck -j"$jobs"
 
 stage "coverage gate (gcov, gcovr)"
 run tools/coverage.sh
+
+stage "release: Debian packages from the source tarball, lintian, a consumer of dpkg -x'd packages"
+run tools/package-test.sh
 
 # Cross builds under qemu-user (docs/PORTABILITY.md).
 if [ "${VMMEM_SKIP_CROSS:-0}" = 1 ]; then

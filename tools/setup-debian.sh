@@ -11,7 +11,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config check valgrind clang libclang-rt-14-dev
           qemu-system-x86 cpio python3 doxygen abi-dumper abi-compliance-checker
-          abigail-tools gcovr
+          abigail-tools gcovr debhelper lintian man-db xz-utils
           gcc-aarch64-linux-gnu gcc-s390x-linux-gnu qemu-user qemu-user-binfmt
           check:arm64 libsubunit-dev:arm64 check:s390x libsubunit-dev:s390x)
 foreign=(arm64 s390x)

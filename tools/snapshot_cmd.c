@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #include "snapshot_cmd.h"
 
+#include "cli.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -55,7 +57,7 @@ static double now_ms(void)
 static int fail(const char *what, int rc)
 {
 	fprintf(stderr, "vmmem snapshot: %s: %s: %s\n", what, vmmem_strerror(rc), vmmem_errormsg());
-	return 1;
+	return cli_status(rc);
 }
 
 __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
@@ -67,7 +69,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nsee 'vmmem snapshot --help'\n");
-	return 2;
+	return CLI_USAGE;
 }
 
 void snapshot_usage(FILE *f)
@@ -84,7 +86,8 @@ void snapshot_usage(FILE *f)
 		"save fills PCT %% of the host pages (default 50) with a pattern from the seed\n"
 		"and leaves the rest zero (holes in the file); a diff rewrites PCT %% (default 1)\n"
 		"of the parent's pages. restore times itself and prints a checksum of the memory,\n"
-		"which save prints too. Exit status: 0 ok, 1 error, 2 usage error.\n");
+		"which save prints too. Every subcommand takes --help and --version.\n"
+		"Exit status: 0 ok, 1 runtime error, 2 usage error (an invalid --config too).\n");
 }
 
 /* ---- progress bar ------------------------------------------------------------------------ */
@@ -217,7 +220,7 @@ static int save_to(const struct vmmem_memory *m, const char *path, uint32_t flag
 	double t0;
 
 	if (fd < 0)
-		return 1;
+		return CLI_FAILURE;
 	if (parent)
 		memcpy(so.parent_id, parent, VMMEM_SNAPSHOT_ID_SIZE);
 	t0 = now_ms();
@@ -247,7 +250,7 @@ static int cmd_save(struct vmmem_ctx *ctx, const struct opts *o, const char *pat
 		struct vmmem_restore_opts ro = { .size = sizeof(ro), .mode = VMMEM_RESTORE_MAP };
 
 		if (open_file(o->diff_of, O_RDONLY, &parent) < 0)
-			return 1;
+			return CLI_FAILURE;
 		vmmem_snapshot_info(parent, &info);
 		rc = vmmem_snapshot_restore(parent, ctx, &ro, &m, NULL);
 		if (rc) {
@@ -311,7 +314,7 @@ static int cmd_restore(struct vmmem_ctx *ctx, const struct opts *o, const char *
 		ro.progress_arg = label_restore;
 	}
 	if (open_file(path, O_RDONLY, &s) < 0)
-		return 1;
+		return CLI_FAILURE;
 	vmmem_snapshot_info(s, &info);
 	t_open = now_ms();
 	rc = vmmem_snapshot_restore(s, ctx, &ro, &m, &lazy);
@@ -357,31 +360,17 @@ static int cmd_restore(struct vmmem_ctx *ctx, const struct opts *o, const char *
 
 /* ---- info, verify, merge ----------------------------------------------------------------- */
 
-static void print_json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 static int cmd_info(const struct opts *o, const char *path)
 {
 	struct vmmem_snapshot_info info = { .size = sizeof(info) };
 	struct vmmem_snapshot *s;
 
 	if (open_file(path, O_RDONLY, &s) < 0)
-		return 1;
+		return CLI_FAILURE;
 	vmmem_snapshot_info(s, &info);
 	if (o->json) {
 		printf("{\"file\":");
-		print_json_string(path);
+		cli_json_string(stdout, path);
 		printf(",\"version\":%u,\"kind\":\"%s\",\"page_size\":%u,\"file_size\":%" PRIu64
 		       ",\"guest_bytes\":%" PRIu64 ",\"data_bytes\":%" PRIu64
 		       ",\"created_ns\":%" PRIu64 ",\"id\":\"",
@@ -418,7 +407,7 @@ static int cmd_info(const struct opts *o, const char *path)
 			       i ? "," : "", r.gpa, r.length, r.data_offset, r.data_bytes,
 			       r.range_count, r.data_crc,
 			       r.flags & VMMEM_REGION_READ_ONLY ? "true" : "false");
-			print_json_string(r.spec);
+			cli_json_string(stdout, r.spec);
 			printf("}");
 		} else {
 			printf("[0x%016" PRIx64 "-0x%016" PRIx64 "] %12" PRIu64 " %12" PRIu64
@@ -440,7 +429,7 @@ static int cmd_verify(const char *path)
 	int rc;
 
 	if (open_file(path, O_RDONLY, &s) < 0)
-		return 1;
+		return CLI_FAILURE;
 	rc = vmmem_snapshot_verify(s, bar_if_tty(), label_verify);
 	vmmem_snapshot_close(s);
 	if (rc)
@@ -499,6 +488,7 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 		{ "threads", required_argument, NULL, 't' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .fill = 50, .dirty = 1, .seed = 1 };
@@ -508,15 +498,20 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 
 	if (argc < 2) {
 		snapshot_usage(stderr);
-		return 2;
+		return CLI_USAGE;
 	}
 	sub = argv[1];
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
 		snapshot_usage(stdout);
-		return 0;
+		return CLI_OK;
+	}
+	if (!strcmp(sub, "--version") || !strcmp(sub, "-V")) {
+		printf("vmmem %s\n", vmmem_version_string());
+		return CLI_OK;
 	}
 	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", long_options, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "hV", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			o.config = optarg;
@@ -552,9 +547,12 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 			break;
 		case 'h':
 			snapshot_usage(stdout);
-			return 0;
+			return CLI_OK;
+		case 'V':
+			printf("vmmem %s\n", vmmem_version_string());
+			return CLI_OK;
 		default:
-			return usage_error("%s", "bad option");
+			return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
 		}
 	}
 	n = argc - optind;
