@@ -25,7 +25,8 @@ die() { printf 'package-test: FAIL: %s\n' "$*" >&2; exit 1; }
 
 step "source tarball"
 tarball=$("$src/tools/release-tarball.sh" "$work")
-tar -C "$work" -xJf "$tarball"
+umask 022
+tar -C "$work" --no-same-permissions -xJf "$tarball"
 tree="$work/libvmmem-$version"
 [ -f "$tree/debian/control" ] || die "the tarball has no debian/ directory"
 

@@ -3,6 +3,8 @@
 # Write the source tarball of the commit checked out: libvmmem-VERSION.tar.xz, every tracked
 # file under libvmmem-VERSION/ (git archive: no build trees, no untracked files).
 #
+# Modes are 0644/0755 (tar.umask 0022): the provider loader refuses plugins under a directory
+# that group or others may write, so a tree unpacked from a group-writable tarball fails.
 # usage: tools/release-tarball.sh [OUTDIR]     (default: the current directory)
 # Also the CMake target `dist` (writes into the build directory). docs/RELEASING.md.
 set -euo pipefail
@@ -17,5 +19,5 @@ if [ -n "$(git -C "$src" status --porcelain --untracked-files=no)" ]; then
 fi
 mkdir -p "$out"
 tarball="$(cd "$out" && pwd)/libvmmem-$version.tar.xz"
-git -C "$src" archive --format=tar --prefix="libvmmem-$version/" HEAD | xz -9 >"$tarball"
+git -C "$src" -c tar.umask=0022 archive --format=tar --prefix="libvmmem-$version/" HEAD | xz -9 >"$tarball"
 echo "$tarball"
