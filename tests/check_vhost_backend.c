@@ -1371,7 +1371,7 @@ START_TEST(test_memory_size_default_cap)
 }
 END_TEST
 
-/* The backend refuses these arguments: it exits with status 1 without serving. */
+/* The backend refuses these arguments: it exits with status 2 (usage) without serving. */
 static void expect_bad_arguments(const char *const *extra)
 {
 	char path[PATH_MAX];
@@ -1409,8 +1409,8 @@ static void expect_bad_arguments(const char *const *extra)
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
 	}
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 1,
-		      "%s %s: wait status 0x%x, expected exit status 1", argv[5], argv[6],
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 2,
+		      "%s %s: wait status 0x%x, expected exit status 2", argv[5], argv[6],
 		      (unsigned int)status);
 }
 

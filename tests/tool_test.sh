@@ -276,6 +276,15 @@ snapshot)
 	run restore_json snapshot restore --mode map --json "$tmp/full.snap"
 	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["mode"]=="map" and d["regions"]==2 and d["checksum"]==sys.argv[2], d' \
 		"$tmp/restore_json.out" "$saved" || fail "restore --json output"
+	# A path with a quote, a backslash and a byte that is not UTF-8 still gives valid JSON
+	# (the quote and backslash escaped, the stray byte as U+FFFD).
+	odd=$(printf '%s/q"b\\\377.snap' "$tmp")
+	cp "$tmp/full.snap" "$odd"
+	run restore_json_odd snapshot restore --mode map --json "$odd"
+	[ "$status" -eq 0 ] || fail "restore --json of an odd path: exit $status"
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1], encoding="utf-8")); assert d["file"].endswith("/q\"b\\\ufffd.snap"), d["file"]' \
+		"$tmp/restore_json_odd.out" || fail "restore --json of an odd path: not the escaped path"
+	rm -f "$odd"
 	run info snapshot info "$tmp/full.snap"
 	[ "$status" -eq 0 ] || fail "snapshot info: exit $status"
 	expect_in "$tmp/info.out" "memfd:gpa=16M,size=4M,dirty-log=on" "snapshot info"

@@ -53,7 +53,8 @@ for f in "$libdir/libvmmem.so.1" "$libdir/libvmmem.so" "$libdir/pkgconfig/vmmem.
 	"$root/usr/bin/vmmem" "$root/usr/bin/vmmem-vhost-user-blk"; do
 	[ -e "$f" ] || die "not in the packages: ${f#"$root"}"
 done
-for p in man1/vmmem.1 man3/libvmmem.3 man5/vmmem-config.5 man7/vmmem-provider.7; do
+for p in man1/vmmem.1 man1/vmmem-vhost-user-blk.1 man3/libvmmem.3 man5/vmmem-config.5 \
+	man7/vmmem-provider.7; do
 	[ -e "$root/usr/share/man/$p.gz" ] || die "man page not in the packages: $p"
 done
 
@@ -81,12 +82,13 @@ names = sorted(p["name"] for p in d["providers"])
 assert names == ["anon", "file", "hugetlbfs", "memfd"], names
 assert all("/vmmem/libvmmem-" in p["file"] for p in d["providers"]), d
 print("providers from the packaged plugin directory:", " ".join(names))'
-for p in man1/vmmem.1 man3/libvmmem.3 man5/vmmem-config.5 man7/vmmem-provider.7; do
+for p in man1/vmmem.1 man1/vmmem-vhost-user-blk.1 man3/libvmmem.3 man5/vmmem-config.5 \
+	man7/vmmem-provider.7; do
 	warnings=$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 \
 		"$root/usr/share/man/$p.gz" 2>&1 >/dev/null)
 	[ -z "$warnings" ] || die "man --warnings on $p: $warnings"
 done
-echo "4 man pages render without warnings"
+echo "5 man pages render without warnings"
 
 step "dependencies from the symbols file"
 deps=$(dpkg-deb -f "$(ls "$work"/vmmem-tools_"$version"_*.deb)" Depends)

@@ -334,11 +334,13 @@ static int cmd_restore(struct vmmem_ctx *ctx, const struct opts *o, const char *
 	}
 	t_all = now_ms();
 	if (rc == 0 && o->json) {
-		printf("{\"file\":\"%s\",\"mode\":\"%s\",\"guest_bytes\":%" PRIu64
+		printf("{\"file\":");
+		cli_json_string(stdout, path); /* any bytes: escaped */
+		printf(",\"mode\":\"%s\",\"guest_bytes\":%" PRIu64
 		       ",\"regions\":%" PRIu64 ",\"open_ms\":%.3f,\"usable_ms\":%.3f,"
 		       "\"first_access_ms\":%.3f,\"resident_ms\":%.3f,\"faults\":%" PRIu64
 		       ",\"checksum\":\"0x%016" PRIx64 "\"}\n",
-		       path, o->mode ? o->mode : "copy", info.guest_bytes, info.region_count,
+		       o->mode ? o->mode : "copy", info.guest_bytes, info.region_count,
 		       t_open - t0, t_usable - t0, t_first - t0, t_all - t0, faults, sum);
 	} else if (rc == 0) {
 		printf("restored %s by %s: %.1f MiB in %" PRIu64 " region%s\n", path,

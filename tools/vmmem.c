@@ -150,7 +150,7 @@ static void json_option(const char *key, const char *type, const char *def, cons
 	printf(",\"type\":");
 	cli_json_string(stdout, type);
 	printf(",\"default\":");
-	if (def)
+	if (def && strcmp(def, "-") != 0) /* the text listing's "-": no default */
 		cli_json_string(stdout, def);
 	else
 		printf("null");

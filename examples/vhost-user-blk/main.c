@@ -39,6 +39,9 @@ static void on_signal(int sig)
 	quit = 1;
 }
 
+/* Exit status of a wrong command line (vmmem-vhost-user-blk(1)); runtime errors exit 1. */
+#define EXIT_USAGE 2
+
 static void usage(FILE *f)
 {
 	fputs("usage: vmmem-vhost-user-blk --socket-path PATH --blk-file IMAGE [options]\n"
@@ -54,7 +57,9 @@ static void usage(FILE *f)
 	      "  --verbose            trace every message\n"
 	      "  --check-log          after each guest write made while a dirty log is attached,\n"
 	      "                       check that the log marks its pages; print the counts at\n"
-	      "                       each SET_LOG_BASE, disconnect and exit\n",
+	      "                       each SET_LOG_BASE, disconnect and exit\n"
+	      "  --help, --version\n"
+	      "Exit status: 0 after a clean disconnect, 1 runtime error, 2 usage error.\n",
 	      f);
 }
 
@@ -175,6 +180,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "check-log", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vu_options opt = { .max_mem_slots = VUB_DEFAULT_MEM_SLOTS,
@@ -187,7 +193,7 @@ int main(int argc, char **argv)
 	bool read_only = false;
 	int lfd, c, status = EXIT_SUCCESS;
 
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 's': socket_path = optarg; break;
 		case 'b': blk_file = optarg; break;
@@ -198,23 +204,24 @@ int main(int argc, char **argv)
 		case 'm':
 			if (parse_uint(optarg, "--max-mem-slots", 1, VUB_MAX_MEM_SLOTS,
 				       &opt.max_mem_slots))
-				return EXIT_FAILURE;
+				return EXIT_USAGE;
 			break;
 		case 'M':
 			if (parse_size(optarg, "--max-mem-size", &opt.max_mem_size))
-				return EXIT_FAILURE;
+				return EXIT_USAGE;
 			break;
 		case 'q':
 			if (parse_uint(optarg, "--num-queues", 1, VUB_MAX_QUEUES, &opt.num_queues))
-				return EXIT_FAILURE;
+				return EXIT_USAGE;
 			break;
 		case 'h': usage(stdout); return EXIT_SUCCESS;
-		default: usage(stderr); return EXIT_FAILURE;
+		case 'V': printf("vmmem-vhost-user-blk %s\n", vmmem_version_string()); return EXIT_SUCCESS;
+		default: usage(stderr); return EXIT_USAGE;
 		}
 	}
 	if (!socket_path || !blk_file || optind != argc) {
 		usage(stderr);
-		return EXIT_FAILURE;
+		return EXIT_USAGE;
 	}
 
 	/* SIGINT/SIGTERM stay blocked except while waiting (ppoll), so a signal can never
