@@ -1024,14 +1024,14 @@ END_TEST
 #define RACE_ROUNDS 3000
 
 static int race_stop;
+static long race_hits[3]; /* atomic: each reader's hits so far */
 static bool race_yield; /* under valgrind, whose one-thread-at-a-time scheduler would
 			 * otherwise give the writer a slice only every few readers' */
 
 static void *race_reader(void *arg)
 {
-	long bad = 0, hits = 0;
+	long bad = 0, hits = 0, *shared_hits = arg;
 
-	(void)arg;
 	while (!__atomic_load_n(&race_stop, __ATOMIC_ACQUIRE)) {
 		uint8_t buf[64];
 
@@ -1048,6 +1048,7 @@ static void *race_reader(void *arg)
 			continue;
 		}
 		hits++;
+		__atomic_store_n(shared_hits, hits, __ATOMIC_RELAXED);
 		for (size_t i = 1; i < sizeof(buf); i++)
 			if (buf[i] != buf[0] || (buf[0] != 0xaa && buf[0] != 0xbb))
 				bad++;
@@ -1069,8 +1070,10 @@ START_TEST(test_iommu_concurrent_invalidation)
 	update_ok(fx.t, 0xb00000, 0x2000, 0x4000, RD);
 	race_stop = 0;
 	race_yield = getenv("VMMEM_TEST_UNDER_VALGRIND") != NULL;
-	for (int i = 0; i < 3; i++)
-		ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		race_hits[i] = 0;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, race_reader, &race_hits[i]), 0);
+	}
 	for (int round = 0; round < (race_yield ? RACE_ROUNDS / 10 : RACE_ROUNDS); round++) {
 		switch (round % 4) {
 		case 0:
@@ -1090,8 +1093,18 @@ START_TEST(test_iommu_concurrent_invalidation)
 		if (round % 512 == 0)
 			usleep(200); /* let the readers run between bursts */
 	}
+	/* Mapped again until every reader has had a hit (a loaded machine may not have run
+	 * one of them yet: a fixed wait made this test flaky), at most 20 s. */
 	update_ok(fx.t, 0xb00000, 0x2000, 0x4000, RD);
-	usleep(2000);
+	for (int waited = 0; waited < 20000; waited++) {
+		bool all = true;
+
+		for (int i = 0; i < 3; i++)
+			all = all && __atomic_load_n(&race_hits[i], __ATOMIC_RELAXED) > 0;
+		if (all)
+			break;
+		usleep(1000);
+	}
 	__atomic_store_n(&race_stop, 1, __ATOMIC_RELEASE);
 	for (int i = 0; i < 3; i++) {
 		void *bad = NULL;
