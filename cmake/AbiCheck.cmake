@@ -9,8 +9,11 @@
 # presets' optimised builds are not what abi-dumper wants), dumps it over the public headers
 # and compares it four ways (abi-compliance-checker on normalised dumps, abidiff, symbol
 # version nodes, public constants); it exits 77 when the tools are not installed.
-set(VMMEM_ABI_BASELINE "${PROJECT_SOURCE_DIR}/abi/libvmmem-1.0.0.dump" CACHE FILEPATH
+set(VMMEM_ABI_BASELINE "${PROJECT_SOURCE_DIR}/abi/libvmmem-1.1.0.dump" CACHE FILEPATH
     "abi-dumper baseline the abi-check target and abi_compliance test compare with")
+# Older releases' baselines, each compared too (test abi_compliance_<version>): two steps
+# that each look compatible with their predecessor can still add up to a break.
+set(VMMEM_ABI_OLDER_BASELINES "${PROJECT_SOURCE_DIR}/abi/libvmmem-1.0.0.dump")
 set(VMMEM_ABI_WORK_DIR "${PROJECT_BINARY_DIR}/abi")
 set(VMMEM_ABI_SCRIPT "${PROJECT_SOURCE_DIR}/abi/check.sh")
 
@@ -35,6 +38,15 @@ if(BUILD_TESTING)
   # RUN_SERIAL: the nested build shares the machine's cores with the rest of ctest -j.
   set_tests_properties(abi_compliance PROPERTIES LABELS "abi" TIMEOUT 600
     SKIP_RETURN_CODE 77 RUN_SERIAL TRUE)
+  foreach(older IN LISTS VMMEM_ABI_OLDER_BASELINES)
+    string(REGEX REPLACE ".*libvmmem-([0-9.]+)\\.dump$" "\\1" older_version "${older}")
+    # Same work directory, after abi_compliance: its -g -Og build is reused.
+    add_test(NAME abi_compliance_${older_version}
+      COMMAND ${CMAKE_COMMAND} -E env CC=${CMAKE_C_COMPILER}
+              ${VMMEM_ABI_SCRIPT} check ${PROJECT_SOURCE_DIR} ${VMMEM_ABI_WORK_DIR} ${older})
+    set_tests_properties(abi_compliance_${older_version} PROPERTIES LABELS "abi" TIMEOUT 600
+      SKIP_RETURN_CODE 77 RUN_SERIAL TRUE DEPENDS abi_compliance)
+  endforeach()
 
   # The gate proved both ways on scratch copies of the tree (tests/abi_gate_test.py):
   # harmless body changes pass, each kind of real break fails. Once per machine is enough:
