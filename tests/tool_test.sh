@@ -308,6 +308,30 @@ snapshot)
 	run restore_merged snapshot restore --mode copy "$tmp/merged.snap"
 	got=$(sed -n 's/^memory checksum //p' "$tmp/restore_merged.out")
 	[ "$got" = "$after" ] || fail "merged restore: checksum $got, expected $after"
+	# The same steps with --json: one object each, with what the text says.
+	run save_json snapshot save --json --config "$cfg" --fill 40 --seed 3 "$tmp/full2.snap"
+	[ "$status" -eq 0 ] || fail "snapshot save --json: exit $status"
+	run diff_json snapshot save --json --diff-of "$tmp/full2.snap" --dirty 2 --seed 9 \
+		"$tmp/diff2.snap"
+	[ "$status" -eq 0 ] || fail "snapshot save --diff-of --json: exit $status"
+	run merge_json snapshot merge --json "$tmp/full2.snap" "$tmp/diff2.snap" "$tmp/merged2.snap"
+	[ "$status" -eq 0 ] || fail "snapshot merge --json: exit $status"
+	run verify_json snapshot verify --json "$tmp/merged2.snap"
+	[ "$status" -eq 0 ] || fail "snapshot verify --json: exit $status"
+	python3 - "$tmp" "$saved" "$after" <<'PY' || fail "snapshot --json outputs"
+import json, sys
+tmp, saved, after = sys.argv[1:]
+full = json.load(open(tmp + "/save_json.out"))
+diff = json.load(open(tmp + "/diff_json.out"))
+merged = json.load(open(tmp + "/merge_json.out"))
+verify = json.load(open(tmp + "/verify_json.out"))
+assert full["kind"] == "full" and full["checksum"] == saved and full["pages_written"] > 0, full
+assert len(full["id"]) == 32 and full["data_bytes"] > 0, full
+assert diff["kind"] == "diff" and diff["checksum"] == after, diff
+assert 0 < diff["data_bytes"] < full["data_bytes"], (diff, full)
+assert merged["out"].endswith("/merged2.snap") and merged["data_bytes"] >= full["data_bytes"], merged
+assert verify["ok"] is True and verify["file"].endswith("/merged2.snap"), verify
+PY
 	run merge_onto_input snapshot merge "$tmp/full.snap" "$tmp/diff.snap" "$tmp/full.snap"
 	[ "$status" -eq 1 ] || fail "merge onto its own input: exit $status, expected 1"
 	run verify_input snapshot verify "$tmp/full.snap"

@@ -10,9 +10,10 @@
  *   restore [--mode copy|map|lazy] [--threads N] [--config CFG] [--json] FILE
  *        restore into new memory and time it: until the memory is usable, the first
  *        access, and every page resident; prints a checksum of the memory
- *   info [--json] FILE      the header and region table
- *   verify FILE             check every checksum
- *   merge PARENT DIFF OUT   write the full snapshot PARENT + DIFF
+ *   info [--json] FILE      the header and region table (save, verify and merge take
+ *                           --json too: one JSON object instead of the text)
+ *   verify [--json] FILE    check every checksum
+ *   merge [--json] PARENT DIFF OUT   write the full snapshot PARENT + DIFF
  *
  * The memory checksum (FNV-1a over 64-bit words, region by region) is the same number for
  * `save` and for every restore mode of that file, so scripts can compare them.
@@ -75,13 +76,13 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 void snapshot_usage(FILE *f)
 {
 	fprintf(f,
-		"usage: vmmem snapshot save [--config CFG] [--fill PCT] [--seed N] FILE\n"
-		"       vmmem snapshot save --diff-of PARENT [--dirty PCT] [--seed N] FILE\n"
+		"usage: vmmem snapshot save [--config CFG] [--fill PCT] [--seed N] [--json] FILE\n"
+		"       vmmem snapshot save --diff-of PARENT [--dirty PCT] [--seed N] [--json] FILE\n"
 		"       vmmem snapshot restore [--mode copy|map|lazy] [--threads N] [--config CFG]\n"
 		"                              [--json] FILE\n"
 		"       vmmem snapshot info [--json] FILE\n"
-		"       vmmem snapshot verify FILE\n"
-		"       vmmem snapshot merge PARENT DIFF OUT\n"
+		"       vmmem snapshot verify [--json] FILE\n"
+		"       vmmem snapshot merge [--json] PARENT DIFF OUT\n"
 		"\n"
 		"save fills PCT %% of the host pages (default 50) with a pattern from the seed\n"
 		"and leaves the rest zero (holes in the file); a diff rewrites PCT %% (default 1)\n"
@@ -212,12 +213,12 @@ static int open_file(const char *path, int flags, struct vmmem_snapshot **s)
 /* ---- save -------------------------------------------------------------------------------- */
 
 static int save_to(const struct vmmem_memory *m, const char *path, uint32_t flags,
-		   const uint8_t *parent, double *ms)
+		   const uint8_t *parent, bool json)
 {
 	struct vmmem_snapshot_save_opts so = { .size = sizeof(so), .flags = flags,
 					       .progress = bar_if_tty(), .progress_arg = label_save };
 	int fd = open_file(path, O_RDWR | O_CREAT, NULL), rc;
-	double t0;
+	double t0, ms;
 
 	if (fd < 0)
 		return CLI_FAILURE;
@@ -225,12 +226,21 @@ static int save_to(const struct vmmem_memory *m, const char *path, uint32_t flag
 		memcpy(so.parent_id, parent, VMMEM_SNAPSHOT_ID_SIZE);
 	t0 = now_ms();
 	rc = vmmem_memory_snapshot_save(m, fd, &so);
-	*ms = now_ms() - t0;
+	ms = now_ms() - t0;
 	close(fd);
 	if (rc)
 		return fail("save", rc);
+	if (json) { /* the object is closed by cmd_save, after the checksum */
+		printf("{\"file\":");
+		cli_json_string(stdout, path);
+		printf(",\"kind\":\"%s\",\"data_bytes\":%" PRIu64 ",\"save_ms\":%.3f,\"id\":\"",
+		       flags ? "diff" : "full", so.data_bytes, ms);
+		print_id(stdout, so.id);
+		printf("\"");
+		return 0;
+	}
 	printf("saved %s: %s, %.1f MiB of page data in %.1f ms, id ", path,
-	       flags ? "diff" : "full", so.data_bytes / 1048576.0, *ms);
+	       flags ? "diff" : "full", so.data_bytes / 1048576.0, ms);
 	print_id(stdout, so.id);
 	printf("\n");
 	return 0;
@@ -243,7 +253,6 @@ static int cmd_save(struct vmmem_ctx *ctx, const struct opts *o, const char *pat
 	struct vmmem_snapshot *parent = NULL;
 	struct vmmem_snapshot_info info = { .size = sizeof(info) };
 	uint64_t pages;
-	double ms;
 	int rc;
 
 	if (o->diff_of) {
@@ -278,8 +287,11 @@ static int cmd_save(struct vmmem_ctx *ctx, const struct opts *o, const char *pat
 	rc = fill_memory(m, o->diff_of ? o->dirty : o->fill, o->seed, &pages);
 	if (rc == 0)
 		rc = save_to(m, path, o->diff_of ? VMMEM_SNAPSHOT_DIFF : 0,
-			     o->diff_of ? info.id : NULL, &ms);
-	if (rc == 0)
+			     o->diff_of ? info.id : NULL, o->json);
+	if (rc == 0 && o->json)
+		printf(",\"pages_written\":%" PRIu64 ",\"checksum\":\"0x%016" PRIx64 "\"}\n",
+		       pages, checksum(m));
+	else if (rc == 0)
 		printf("memory checksum 0x%016" PRIx64 "\n", checksum(m));
 	vmmem_memory_unref(m);
 	vmmem_snapshot_close(parent);
@@ -424,7 +436,7 @@ static int cmd_info(const struct opts *o, const char *path)
 	return 0;
 }
 
-static int cmd_verify(const char *path)
+static int cmd_verify(const struct opts *o, const char *path)
 {
 	struct vmmem_snapshot *s;
 	double t0 = now_ms();
@@ -436,11 +448,18 @@ static int cmd_verify(const char *path)
 	vmmem_snapshot_close(s);
 	if (rc)
 		return fail(path, rc);
-	printf("%s: every checksum matches (%.1f ms)\n", path, now_ms() - t0);
+	if (o->json) {
+		printf("{\"file\":");
+		cli_json_string(stdout, path);
+		printf(",\"ok\":true,\"verify_ms\":%.3f}\n", now_ms() - t0);
+	} else {
+		printf("%s: every checksum matches (%.1f ms)\n", path, now_ms() - t0);
+	}
 	return 0;
 }
 
-static int cmd_merge(const char *parent_path, const char *diff_path, const char *out_path)
+static int cmd_merge(const struct opts *o, const char *parent_path, const char *diff_path,
+		     const char *out_path)
 {
 	struct vmmem_snapshot *parent = NULL, *diff = NULL;
 	bool existed = access(out_path, F_OK) == 0;
@@ -458,6 +477,25 @@ static int cmd_merge(const char *parent_path, const char *diff_path, const char 
 		if (!existed)
 			unlink(out_path); /* no half-written file left behind */
 		rc = fail("merge", rc);
+	} else if (o->json) {
+		struct vmmem_snapshot *merged = NULL;
+		struct vmmem_snapshot_info info = { .size = sizeof(info) };
+
+		if (open_file(out_path, O_RDONLY, &merged) < 0) {
+			rc = CLI_FAILURE;
+			goto done;
+		}
+		vmmem_snapshot_info(merged, &info);
+		vmmem_snapshot_close(merged);
+		printf("{\"parent\":");
+		cli_json_string(stdout, parent_path);
+		printf(",\"diff\":");
+		cli_json_string(stdout, diff_path);
+		printf(",\"out\":");
+		cli_json_string(stdout, out_path);
+		printf(",\"data_bytes\":%" PRIu64 ",\"id\":\"", info.data_bytes);
+		print_id(stdout, info.id);
+		printf("\"}\n");
 	} else {
 		printf("merged %s + %s into %s\n", parent_path, diff_path, out_path);
 	}
@@ -565,8 +603,8 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 	if (!strcmp(sub, "info") && n == 1)
 		return cmd_info(&o, argv[optind]);
 	if (!strcmp(sub, "verify") && n == 1)
-		return cmd_verify(argv[optind]);
+		return cmd_verify(&o, argv[optind]);
 	if (!strcmp(sub, "merge") && n == 3)
-		return cmd_merge(argv[optind], argv[optind + 1], argv[optind + 2]);
+		return cmd_merge(&o, argv[optind], argv[optind + 1], argv[optind + 2]);
 	return usage_error("unknown subcommand or wrong number of files: '%s'", sub);
 }
