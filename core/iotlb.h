@@ -97,9 +97,20 @@ static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_i
 static inline const struct vmm_iotlb_entry *vmm_iotlb_entry_at(const struct vmm_iotlb_table *t,
 							       uint64_t iova)
 {
-	size_t i = vmm_iotlb_first_reaching(t, iova);
+	uint64_t off = iova - t->base, b;
+	const struct vmm_iotlb_entry *e;
 
-	return likely(i < t->count) && likely(t->e[i].iova <= iova) ? &t->e[i] : NULL;
+	/* The first test also refuses everything of an empty table but IOVA 0 (base and span
+	 * are 0), the second the rest. */
+	if (unlikely(off > t->span) || unlikely(t->count == 0))
+		return NULL;
+	b = off >> t->shift;
+	e = &t->e[t->bucket[b]];
+	if (likely(t->bucket[b + 1] - t->bucket[b] <= 1))
+		e += e->last < iova; /* as in vmm_iotlb_first_reaching, without its count checks */
+	else
+		e = &t->e[vmm_iotlb_first_reaching(t, iova)];
+	return likely(e->iova <= iova) ? e : NULL;
 }
 
 /* Translate [iova, iova + len) (len >= 1, no wrap) when one entry of @t holds it all and
