@@ -5,8 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <vmmem/provider.h>
 
@@ -77,6 +82,62 @@ static inline int pu_discard(const struct vmmem_core_api *core, const struct vmm
 	if (madvise(addr, length, MADV_DONTNEED) < 0)
 		return core->set_error(-errno, "discard: madvise(MADV_DONTNEED): %m");
 	return 0;
+}
+
+/* discard-data=on (QEMU's option): at destroy the file's range of the region is not wanted
+ * any more, so its pages go back (best effort: the region is going away either way). */
+static inline void pu_discard_data(const struct vmmem_mapping *m)
+{
+	(void)fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)m->fd_offset,
+			(off_t)m->length);
+}
+
+/*
+ * Open the backing file of a file-backed provider (@who names it in messages). A directory
+ * @path gets a new file made in it, unlinked at once (*anonymous = 1) unless @keep, when
+ * its name goes to @created. Any other @path is created if missing (not with @read_only),
+ * its name then going to @created so that a failed create can remove it, or opened as it
+ * is (O_RDONLY with @read_only). @created is "" when nothing was created under a name.
+ * Returns the descriptor, or a negative error with the message set.
+ */
+static inline int pu_open_path(const struct vmmem_core_api *core, const char *who,
+			       const char *path, int read_only, int keep, char *created,
+			       size_t size, int *anonymous)
+{
+	char tmpl[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	created[0] = '\0';
+	*anonymous = 0;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		if (snprintf(tmpl, sizeof(tmpl), "%s/vmmem-XXXXXX", path) >= (int)sizeof(tmpl))
+			return core->set_error(-ENAMETOOLONG, "%s: mem-path %s is too long", who,
+					       path);
+		fd = mkostemp(tmpl, O_CLOEXEC);
+		if (fd < 0)
+			return core->set_error(-errno, "%s: creating a file in %s: %m", who, path);
+		if (keep)
+			snprintf(created, size, "%s", tmpl);
+		else
+			unlink(tmpl);
+		*anonymous = !keep;
+		return fd;
+	}
+	if (!read_only) {
+		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			snprintf(created, size, "%s", path);
+			return fd;
+		}
+		if (errno != EEXIST)
+			return core->set_error(-errno, "%s: opening %s: %m", who, path);
+	}
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return core->set_error(-errno, "%s: opening %s%s: %m", who, path,
+				       read_only ? " read-only" : "");
+	return fd;
 }
 
 /* Size in bytes as "2 MiB" style text for messages. */

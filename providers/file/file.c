@@ -49,42 +49,6 @@ struct file_priv {
 	char created[];    /* the path of a named file create made, "" otherwise */
 };
 
-/* Open mem-path: in a directory an unlinked new file (@anonymous set; zero-filled, even
- * for readonly=on); otherwise the file itself, created (mode 0600, @created set) if it is
- * missing and may be written, so a failure can remove it again. */
-static int open_path(const struct vmmem_core_api *core, const char *path, int read_only,
-		     int *anonymous, int *created)
-{
-	char tmpl[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	*anonymous = 0;
-	*created = 0;
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (snprintf(tmpl, sizeof(tmpl), "%s/vmmem-XXXXXX", path) >= (int)sizeof(tmpl))
-			return core->set_error(-ENAMETOOLONG, "file: mem-path %s is too long", path);
-		fd = mkostemp(tmpl, O_CLOEXEC);
-		if (fd < 0)
-			return core->set_error(-errno, "file: creating a file in %s: %m", path);
-		unlink(tmpl);
-		*anonymous = 1;
-		return fd;
-	}
-	if (!read_only) {
-		fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			*created = 1;
-			return fd;
-		}
-	}
-	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0)
-		return core->set_error(-errno, "file: opening %s%s: %m", path,
-				       read_only ? " read-only" : "");
-	return fd;
-}
-
 /* A device's size from sysfs (/sys/dev/char/MAJ:MIN/size, what device-DAX offers), or 0. */
 static uint64_t sysfs_size(dev_t rdev, const char *attr)
 {
@@ -181,7 +145,8 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 	const struct vmmem_option_value *o = p->options;
 	const char *path = o[OPT_MEM_PATH].str;
 	int share = (int)o[OPT_SHARE].num, read_only = pu_read_only(p), regular = 0, anonymous;
-	int created, fd, rc;
+	char created[PATH_MAX];
+	int fd, rc;
 	uint64_t offset = o[OPT_OFFSET].num, have = 0, need, page_size = 0, scaled;
 	struct file_priv *priv;
 	const char *unit;
@@ -197,7 +162,9 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 		return core->set_error(-EOVERFLOW, "file: offset %llu + size %llu is past the "
 				       "largest file offset",
 				       (unsigned long long)offset, (unsigned long long)p->length);
-	fd = open_path(core, path, read_only, &anonymous, &created);
+	/* A directory gets an unlinked new file (zero-filled, even for readonly=on); a file
+	 * is created (mode 0600) if missing and writable, else opened as it is. */
+	fd = pu_open_path(core, "file", path, read_only, 0, created, sizeof(created), &anonymous);
 	if (fd < 0)
 		return fd;
 	rc = backing_size(core, fd, path, &have, &page_size, &regular);
@@ -237,7 +204,7 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 				     (unsigned long long)p->length, path, (unsigned long long)offset);
 		goto fail;
 	}
-	priv = core->alloc(sizeof(*priv) + (created ? strlen(path) : 0) + 1);
+	priv = core->alloc(sizeof(*priv) + strlen(created) + 1);
 	if (!priv) {
 		munmap(addr, p->length);
 		rc = core->set_error(-ENOMEM, "file: out of memory");
@@ -245,8 +212,7 @@ static int file_create(void *data, const struct vmmem_provider_params *p,
 	}
 	priv->discard_data = (int)o[OPT_DISCARD_DATA].num;
 	priv->old_size = have < need ? have : need;
-	if (created)
-		strcpy(priv->created, path);
+	strcpy(priv->created, created);
 	out->addr = addr;
 	out->length = p->length;
 	out->page_size = page_size;
@@ -262,8 +228,8 @@ fail:
 	if (regular && have < need && !read_only)
 		(void)!ftruncate(fd, (off_t)have);
 	close(fd);
-	if (created)
-		unlink(path);
+	if (created[0])
+		unlink(created);
 	return rc;
 }
 
@@ -275,8 +241,7 @@ static void file_destroy(void *data, struct vmmem_mapping *m)
 	/* discard-data: the file's range is not wanted after the guest (QEMU's use: do not
 	 * write a dead guest's memory back to disk). */
 	if (priv->discard_data)
-		fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)m->fd_offset,
-			  (off_t)m->length);
+		pu_discard_data(m);
 	munmap(m->addr, m->length);
 	/* The region never existed (the core failed after create): undo what create did to
 	 * the file, as a failed create would have. */

@@ -95,49 +95,12 @@ static int find_mount(const struct vmmem_core_api *core, uint64_t want, char *di
 	return 0;
 }
 
-/* Open the backing file: a new one in a directory (unlinked unless keep), or the named
- * file itself (created if missing, never unlinked once in use). @created receives the path
- * of a file this call created and left in place ("" otherwise), so a failure later in
- * create can remove it again. */
-static int open_backing(const struct vmmem_core_api *core, const char *path, int keep,
-			char *created, size_t size)
-{
-	char tmpl[PATH_MAX];
-	struct stat st;
-	int fd;
-
-	created[0] = '\0';
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-		if (snprintf(tmpl, sizeof(tmpl), "%s/vmmem-XXXXXX", path) >= (int)sizeof(tmpl))
-			return core->set_error(-ENAMETOOLONG, "hugetlbfs: mem-path %s is too long",
-					       path);
-		fd = mkostemp(tmpl, O_CLOEXEC);
-		if (fd < 0)
-			return core->set_error(-errno, "hugetlbfs: creating a file in %s: %m", path);
-		if (!keep)
-			unlink(tmpl);
-		else
-			snprintf(created, size, "%s", tmpl);
-		return fd;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		snprintf(created, size, "%s", path);
-		return fd;
-	}
-	if (errno == EEXIST)
-		fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return core->set_error(-errno, "hugetlbfs: opening %s: %m", path);
-	return fd;
-}
-
 static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 			    struct vmmem_mapping *out)
 {
 	const struct vmmem_option_value *o = p->options;
 	uint64_t want = o[OPT_PAGESIZE].is_set ? o[OPT_PAGESIZE].num : 0, page_size, scaled;
-	int share = (int)o[OPT_SHARE].num;
+	int share = (int)o[OPT_SHARE].num, anonymous;
 	struct hugetlbfs_priv *priv;
 	char dir[PATH_MAX], created[PATH_MAX];
 	const char *path = o[OPT_MEM_PATH].str, *unit;
@@ -157,7 +120,8 @@ static int hugetlbfs_create(void *data, const struct vmmem_provider_params *p,
 			return rc;
 		path = dir;
 	}
-	fd = open_backing(core, path, (int)o[OPT_KEEP].num, created, sizeof(created));
+	fd = pu_open_path(core, "hugetlbfs", path, 0, (int)o[OPT_KEEP].num, created,
+			  sizeof(created), &anonymous);
 	if (fd < 0)
 		return fd;
 	if (fstatfs(fd, &sfs) < 0 || (unsigned long)sfs.f_type != HUGETLBFS_MAGIC) {
@@ -223,8 +187,7 @@ static void hugetlbfs_destroy(void *data, struct vmmem_mapping *m)
 
 	/* discard-data: give the pages back rather than leave them in a kept file. */
 	if (priv->discard_data)
-		fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)m->fd_offset,
-			  (off_t)m->length);
+		pu_discard_data(m);
 	munmap(m->addr, m->length);
 	close(m->fd);
 	/* The region never existed: a file made for it goes too, keep=on or not. */
