@@ -359,6 +359,18 @@ PY
 	[ "$status" -eq 2 ] || fail "snapshot frobnicate: exit $status, expected 2"
 	run bad_fill snapshot save --fill 200 "$tmp/x.snap"
 	[ "$status" -eq 2 ] || fail "save --fill 200: exit $status, expected 2"
+	# An option of another subcommand, a mix of full and diff saves, a wrong file count:
+	# refused with 2 before anything is read or written.
+	for args in "info --fill 3 $tmp/full.snap" "verify --mode map $tmp/full.snap" \
+		"merge --config anon:gpa=0,size=1M $tmp/full.snap $tmp/diff.snap $tmp/m.snap" \
+		"save --diff-of $tmp/full.snap --fill 3 $tmp/x.snap" "save --dirty 3 $tmp/x.snap" \
+		"merge $tmp/full.snap $tmp/diff.snap" "info $tmp/full.snap $tmp/diff.snap"; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		run bad_combo snapshot $args
+		[ "$status" -eq 2 ] || fail "snapshot $args: exit $status, expected 2"
+		[ -s "$tmp/bad_combo.out" ] && fail "snapshot $args printed on stdout"
+	done
+	[ ! -e "$tmp/x.snap" ] && [ ! -e "$tmp/m.snap" ] || fail "a refused snapshot command wrote a file"
 	run snap_help snapshot --help
 	[ "$status" -eq 0 ] || fail "snapshot --help: exit $status"
 	expect_in "$tmp/snap_help.out" "vmmem snapshot merge" "snapshot --help"

@@ -531,10 +531,20 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* Each subcommand's files and the options it takes (getopt's letters above). */
+	static const struct {
+		const char *name;
+		int files;
+		const char *takes;
+	} subs[] = {
+		{ "save", 1, "cdDfsj" }, { "restore", 1, "cmtj" }, { "info", 1, "j" },
+		{ "verify", 1, "j" },    { "merge", 3, "j" },
+	};
 	struct opts o = { .fill = 50, .dirty = 1, .seed = 1 };
-	const char *sub;
+	char given[16] = "";
+	const char *sub, *takes = NULL;
 	char *end;
-	int c, n;
+	int c, n, files = 0;
 
 	if (argc < 2) {
 		snapshot_usage(stderr);
@@ -549,9 +559,31 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 		printf("vmmem %s\n", vmmem_version_string());
 		return CLI_OK;
 	}
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (!strcmp(sub, subs[i].name)) {
+			takes = subs[i].takes;
+			files = subs[i].files;
+		}
+	if (!takes)
+		return usage_error("unknown subcommand '%s'", sub);
 	optind = 2;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "hV", long_options, NULL)) != -1) {
+		/* An option another subcommand takes is refused, not silently ignored. */
+		if (c != 'h' && c != 'V' && c != '?' && c != ':' && !strchr(takes, c)) {
+			const char *name = "?";
+
+			for (size_t i = 0; long_options[i].name; i++)
+				if (long_options[i].val == c)
+					name = long_options[i].name;
+			return usage_error("%s does not take --%s", sub, name);
+		}
+		if (c != '?' && c != ':' && !strchr(given, c) && strlen(given) + 1 < sizeof(given)) {
+			size_t k = strlen(given);
+
+			given[k] = (char)c;
+			given[k + 1] = '\0';
+		}
 		switch (c) {
 		case 'c':
 			o.config = optarg;
@@ -596,15 +628,22 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 		}
 	}
 	n = argc - optind;
-	if (!strcmp(sub, "save") && n == 1)
+	if (n != files)
+		return usage_error("%s takes %d file%s, got %d", sub, files, files == 1 ? "" : "s",
+				   n);
+	/* save: a full save builds memory (--config, --fill), a diff restores its parent
+	 * (--diff-of, --dirty); the two do not mix. */
+	if (o.diff_of && (strchr(given, 'c') || strchr(given, 'f')))
+		return usage_error("%s", "save --diff-of takes no --config or --fill");
+	if (!o.diff_of && strchr(given, 'D'))
+		return usage_error("%s", "save --dirty needs --diff-of");
+	if (!strcmp(sub, "save"))
 		return cmd_save(ctx, &o, argv[optind], default_config);
-	if (!strcmp(sub, "restore") && n == 1)
+	if (!strcmp(sub, "restore"))
 		return cmd_restore(ctx, &o, argv[optind]);
-	if (!strcmp(sub, "info") && n == 1)
+	if (!strcmp(sub, "info"))
 		return cmd_info(&o, argv[optind]);
-	if (!strcmp(sub, "verify") && n == 1)
+	if (!strcmp(sub, "verify"))
 		return cmd_verify(&o, argv[optind]);
-	if (!strcmp(sub, "merge") && n == 3)
-		return cmd_merge(&o, argv[optind], argv[optind + 1], argv[optind + 2]);
-	return usage_error("unknown subcommand or wrong number of files: '%s'", sub);
+	return cmd_merge(&o, argv[optind], argv[optind + 1], argv[optind + 2]);
 }
