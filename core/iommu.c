@@ -406,26 +406,22 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 /*
  * A small object outside the hint's host window, while the hint is this IOTLB's: the hint
  * exists only inside the section that found it, so the caller is in a read section and the
- * table can be used at once (no section check, no argument checks again). In the hint's
- * entry: the region lookup, and the window is set for the next read. Elsewhere: the bucket
- * index, and the hint is left as it is (with reads spread over many entries, refreshing
- * it and its window on every call costs more than it saves). A separate function so the
- * window path needs no stack frame; a miss, a refusal or an object across a piece boundary
- * goes the general way.
+ * table can be used at once (no section check, no argument checks again). The bucket index,
+ * the region lookup and the copy; the hint and its window are left as they are (with reads
+ * spread over many entries, refreshing them on every call costs more than it saves). A
+ * separate function so the window path needs no stack frame; a miss, a refusal or an
+ * object across a piece boundary goes the general way.
  */
 static __attribute__((noinline)) int read_obj_in_section(struct vmmem_iommu *io, uint64_t iova,
 							 void *obj, size_t size)
 {
-	const struct vmm_iotlb_entry *e;
-	uint64_t gpa;
+	const struct vmm_iotlb_entry *e = vmm_iotlb_entry_at(vmm_iotlb_table(io->tlb), iova);
 
-	e = vmm_iotlb_entry_at(vmm_iotlb_table(io->tlb), iova);
 	if (likely(e && size - 1 <= e->last - iova && (VMM_IOTLB_PERM(e) & VMMEM_ACCESS_READ))) {
 		const struct vmmem_memory *m = mem_of(io);
-		const struct vmm_slot *s;
+		const uint64_t gpa = e->gpa + (iova - e->iova);
+		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
-		gpa = e->gpa + (iova - e->iova);
-		s = vmm_lookup(m, gpa);
 		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
 			vmm_copy(obj, s->host + (gpa - s->gpa), size);
 			return 0;

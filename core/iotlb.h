@@ -40,16 +40,14 @@ struct vmm_iotlb_table {
 	struct vmm_iotlb_entry e[];
 };
 
-/* Index of the first entry whose last IOVA is at or after @iova (count if none). */
-static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, uint64_t iova)
+/* Index of the first entry whose last IOVA is at or after @iova, for an @iova inside the
+ * span of a table that has entries (off = iova - base <= span): its bucket's candidates. */
+static inline size_t vmm_iotlb_reaching_in_span(const struct vmm_iotlb_table *t, uint64_t iova,
+						uint64_t off)
 {
-	uint64_t off = iova - t->base;
-	size_t lo, n;
+	size_t lo = t->bucket[off >> t->shift];
+	size_t n = t->bucket[(off >> t->shift) + 1] - lo + 1; /* candidates lo ..= next bucket's */
 
-	if (unlikely(t->count == 0) || off > t->span)
-		return iova < t->base && t->count ? 0 : t->count;
-	lo = t->bucket[off >> t->shift];
-	n = t->bucket[(off >> t->shift) + 1] - lo + 1; /* candidates lo ..= next bucket's */
 	if (likely(n <= 2)) {
 		/* One or two candidates, resolved without a branch (a data-dependent branch
 		 * mispredicts on random IOVAs). With one, e[lo] reaches past this bucket (or is
@@ -67,6 +65,16 @@ static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, u
 		}
 	}
 	return lo;
+}
+
+/* Index of the first entry whose last IOVA is at or after @iova (count if none). */
+static inline size_t vmm_iotlb_first_reaching(const struct vmm_iotlb_table *t, uint64_t iova)
+{
+	uint64_t off = iova - t->base;
+
+	if (unlikely(t->count == 0) || off > t->span)
+		return iova < t->base && t->count ? 0 : t->count;
+	return vmm_iotlb_reaching_in_span(t, iova, off);
 }
 
 struct vmmem_iotlb {
@@ -97,19 +105,15 @@ static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_i
 static inline const struct vmm_iotlb_entry *vmm_iotlb_entry_at(const struct vmm_iotlb_table *t,
 							       uint64_t iova)
 {
-	uint64_t off = iova - t->base, b;
+	uint64_t off = iova - t->base;
 	const struct vmm_iotlb_entry *e;
 
 	/* The first test also refuses everything of an empty table but IOVA 0 (base and span
-	 * are 0), the second the rest. */
+	 * are 0), the second the rest. Inside the span some entry reaches @iova, so the
+	 * index needs no count check. */
 	if (unlikely(off > t->span) || unlikely(t->count == 0))
 		return NULL;
-	b = off >> t->shift;
-	e = &t->e[t->bucket[b]];
-	if (likely(t->bucket[b + 1] - t->bucket[b] <= 1))
-		e += e->last < iova; /* as in vmm_iotlb_first_reaching, without its count checks */
-	else
-		e = &t->e[vmm_iotlb_first_reaching(t, iova)];
+	e = &t->e[vmm_iotlb_reaching_in_span(t, iova, off)];
 	return likely(e->iova <= iova) ? e : NULL;
 }
 

@@ -221,14 +221,6 @@ static size_t copy_live(const struct vmmem_region *r, uint8_t *dst, const uint8_
 }
 
 /*
- * Copy one range of guest memory into the file through @bounce. A shared fd-backed region's
- * memory is its file (a private mapping's copied pages need not be in it), so its range is
- * read only where the file holds data, by the same extent map a snapshot's readers use
- * (built with one SEEK_DATA/SEEK_HOLE scan: one per chunk would be quadratic on tmpfs);
- * holes are zeroes in the checksum and nothing is written. A memfd guest of which a small
- * part was touched then does not fault in every zero page.
- */
-/*
  * Widen every data extent of @map to whole pages of @page_size counted from @base, and
  * merge what then touches: a file system may report extents finer than the snapshot's page
  * (4 KiB tmpfs extents under a 16 KiB page), and the snapshot stores whole pages.
@@ -255,6 +247,14 @@ static void round_extents(struct vmm_extent_map *map, uint64_t base, uint64_t en
 	map->n = n;
 }
 
+/*
+ * Copy one range of guest memory into the file through @bounce. A shared fd-backed region's
+ * memory is its file (a private mapping's copied pages need not be in it), so its range is
+ * read only where the file holds data, by the same extent map a snapshot's readers use
+ * (built with one SEEK_DATA/SEEK_HOLE scan: one per chunk would be quadratic on tmpfs);
+ * holes are zeroes in the checksum and nothing is written. A memfd guest of which a small
+ * part was touched then does not fault in every zero page.
+ */
 static int save_range(int fd, const struct vmmem_region *r, const struct vmm_snap_range *g,
 		      uint32_t page_size, uint8_t *bounce, uint32_t *crc, uint64_t *written,
 		      struct vmm_progress *p)
