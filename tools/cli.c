@@ -58,6 +58,12 @@ void cli_json_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+int cli_version(void)
+{
+	printf("vmmem %s\n", vmmem_version_string());
+	return CLI_OK;
+}
+
 int cli_status(int rc)
 {
 	switch (rc) {

@@ -12,6 +12,9 @@ enum {
 	CLI_USAGE = 2,   /* the command line is wrong, including an invalid CONFIG */
 };
 
+/* `--version` of every command: "vmmem X.Y.Z" on stdout; returns CLI_OK. */
+int cli_version(void);
+
 /* @s as a JSON string literal (quotes and escapes) on @f. */
 void cli_json_string(FILE *f, const char *s);
 

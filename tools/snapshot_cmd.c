@@ -73,23 +73,20 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 	return CLI_USAGE;
 }
 
-void snapshot_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: vmmem snapshot save [--config CFG] [--fill PCT] [--seed N] [--json] FILE\n"
-		"       vmmem snapshot save --diff-of PARENT [--dirty PCT] [--seed N] [--json] FILE\n"
-		"       vmmem snapshot restore [--mode copy|map|lazy] [--threads N] [--config CFG]\n"
-		"                              [--json] FILE\n"
-		"       vmmem snapshot info [--json] FILE\n"
-		"       vmmem snapshot verify [--json] FILE\n"
-		"       vmmem snapshot merge [--json] PARENT DIFF OUT\n"
-		"\n"
-		"save fills PCT %% of the host pages (default 50) with a pattern from the seed\n"
-		"and leaves the rest zero (holes in the file); a diff rewrites PCT %% (default 1)\n"
-		"of the parent's pages. restore times itself and prints a checksum of the memory,\n"
-		"which save prints too. Every subcommand takes --help and --version.\n"
-		"Exit status: 0 ok, 1 runtime error, 2 usage error (an invalid --config too).\n");
-}
+const char snapshot_usage_text[] =
+	"usage: vmmem snapshot save [--config CFG] [--fill PCT] [--seed N] [--json] FILE\n"
+	"       vmmem snapshot save --diff-of PARENT [--dirty PCT] [--seed N] [--json] FILE\n"
+	"       vmmem snapshot restore [--mode copy|map|lazy] [--threads N] [--config CFG]\n"
+	"                              [--json] FILE\n"
+	"       vmmem snapshot info [--json] FILE\n"
+	"       vmmem snapshot verify [--json] FILE\n"
+	"       vmmem snapshot merge [--json] PARENT DIFF OUT\n"
+	"\n"
+	"save fills PCT % of the host pages (default 50) with a pattern from the seed\n"
+	"and leaves the rest zero (holes in the file); a diff rewrites PCT % (default 1)\n"
+	"of the parent's pages. restore times itself and prints a checksum of the memory,\n"
+	"which save prints too. Every subcommand takes --help and --version.\n"
+	"Exit status: 0 ok, 1 runtime error, 2 usage error (an invalid --config too).\n";
 
 /* ---- progress bar ------------------------------------------------------------------------ */
 
@@ -212,13 +209,20 @@ static int open_file(const char *path, int flags, struct vmmem_snapshot **s)
 
 /* ---- save -------------------------------------------------------------------------------- */
 
+/* What a save reports, text or JSON. */
+struct saved {
+	uint8_t id[VMMEM_SNAPSHOT_ID_SIZE];
+	uint64_t data_bytes;
+	double ms;
+};
+
 static int save_to(const struct vmmem_memory *m, const char *path, uint32_t flags,
-		   const uint8_t *parent, bool json)
+		   const uint8_t *parent, struct saved *out)
 {
 	struct vmmem_snapshot_save_opts so = { .size = sizeof(so), .flags = flags,
 					       .progress = bar_if_tty(), .progress_arg = label_save };
 	int fd = open_file(path, O_RDWR | O_CREAT, NULL), rc;
-	double t0, ms;
+	double t0;
 
 	if (fd < 0)
 		return CLI_FAILURE;
@@ -226,23 +230,12 @@ static int save_to(const struct vmmem_memory *m, const char *path, uint32_t flag
 		memcpy(so.parent_id, parent, VMMEM_SNAPSHOT_ID_SIZE);
 	t0 = now_ms();
 	rc = vmmem_memory_snapshot_save(m, fd, &so);
-	ms = now_ms() - t0;
+	out->ms = now_ms() - t0;
 	close(fd);
 	if (rc)
 		return fail("save", rc);
-	if (json) { /* the object is closed by cmd_save, after the checksum */
-		printf("{\"file\":");
-		cli_json_string(stdout, path);
-		printf(",\"kind\":\"%s\",\"data_bytes\":%" PRIu64 ",\"save_ms\":%.3f,\"id\":\"",
-		       flags ? "diff" : "full", so.data_bytes, ms);
-		print_id(stdout, so.id);
-		printf("\"");
-		return 0;
-	}
-	printf("saved %s: %s, %.1f MiB of page data in %.1f ms, id ", path,
-	       flags ? "diff" : "full", so.data_bytes / 1048576.0, ms);
-	print_id(stdout, so.id);
-	printf("\n");
+	memcpy(out->id, so.id, sizeof(out->id));
+	out->data_bytes = so.data_bytes;
 	return 0;
 }
 
@@ -252,6 +245,7 @@ static int cmd_save(struct vmmem_ctx *ctx, const struct opts *o, const char *pat
 	struct vmmem_memory *m = NULL;
 	struct vmmem_snapshot *parent = NULL;
 	struct vmmem_snapshot_info info = { .size = sizeof(info) };
+	struct saved saved;
 	uint64_t pages;
 	int rc;
 
@@ -287,12 +281,21 @@ static int cmd_save(struct vmmem_ctx *ctx, const struct opts *o, const char *pat
 	rc = fill_memory(m, o->diff_of ? o->dirty : o->fill, o->seed, &pages);
 	if (rc == 0)
 		rc = save_to(m, path, o->diff_of ? VMMEM_SNAPSHOT_DIFF : 0,
-			     o->diff_of ? info.id : NULL, o->json);
-	if (rc == 0 && o->json)
-		printf(",\"pages_written\":%" PRIu64 ",\"checksum\":\"0x%016" PRIx64 "\"}\n",
+			     o->diff_of ? info.id : NULL, &saved);
+	if (rc == 0 && o->json) {
+		printf("{\"file\":");
+		cli_json_string(stdout, path);
+		printf(",\"kind\":\"%s\",\"data_bytes\":%" PRIu64 ",\"save_ms\":%.3f,\"id\":\"",
+		       o->diff_of ? "diff" : "full", saved.data_bytes, saved.ms);
+		print_id(stdout, saved.id);
+		printf("\",\"pages_written\":%" PRIu64 ",\"checksum\":\"0x%016" PRIx64 "\"}\n",
 		       pages, checksum(m));
-	else if (rc == 0)
-		printf("memory checksum 0x%016" PRIx64 "\n", checksum(m));
+	} else if (rc == 0) {
+		printf("saved %s: %s, %.1f MiB of page data in %.1f ms, id ", path,
+		       o->diff_of ? "diff" : "full", saved.data_bytes / 1048576.0, saved.ms);
+		print_id(stdout, saved.id);
+		printf("\nmemory checksum 0x%016" PRIx64 "\n", checksum(m));
+	}
 	vmmem_memory_unref(m);
 	vmmem_snapshot_close(parent);
 	return rc;
@@ -547,17 +550,16 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 	int c, n, files = 0;
 
 	if (argc < 2) {
-		snapshot_usage(stderr);
+		fputs(snapshot_usage_text, stderr);
 		return CLI_USAGE;
 	}
 	sub = argv[1];
 	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") || !strcmp(sub, "help")) {
-		snapshot_usage(stdout);
+		fputs(snapshot_usage_text, stdout);
 		return CLI_OK;
 	}
 	if (!strcmp(sub, "--version") || !strcmp(sub, "-V")) {
-		printf("vmmem %s\n", vmmem_version_string());
-		return CLI_OK;
+		return cli_version();
 	}
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		if (!strcmp(sub, subs[i].name)) {
@@ -618,11 +620,10 @@ int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *defau
 			o.json = true;
 			break;
 		case 'h':
-			snapshot_usage(stdout);
+			fputs(snapshot_usage_text, stdout);
 			return CLI_OK;
 		case 'V':
-			printf("vmmem %s\n", vmmem_version_string());
-			return CLI_OK;
+			return cli_version();
 		default:
 			return usage_error("unknown option or missing value: '%s'", argv[optind - 1]);
 		}

@@ -9,6 +9,7 @@
 
 /* Run `vmmem snapshot ARGS`: argv[0] is "snapshot". Returns the exit status (0, 1, 2). */
 int cmd_snapshot(struct vmmem_ctx *ctx, int argc, char **argv, const char *default_config);
-void snapshot_usage(FILE *f);
+/* Its usage (vmmem snapshot --help, vmmem help snapshot). */
+extern const char snapshot_usage_text[];
 
 #endif

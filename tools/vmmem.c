@@ -73,12 +73,6 @@ static void usage(FILE *f)
 		DEFAULT_CONFIG);
 }
 
-static int version(void)
-{
-	printf("vmmem %s\n", vmmem_version_string());
-	return CLI_OK;
-}
-
 /* A usage error: one line naming it, the pointer to --help, status 2. */
 __attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt,
 							      ...)
@@ -202,24 +196,15 @@ static void providers_json(struct vmmem_ctx *ctx, const char *path, size_t faile
 	printf("],\"failed\":%zu}\n", failed);
 }
 
-/* providers: each provider found; with @verbose also its options and the keys every
- * region takes, each with type and default; with @json all of it as one JSON object. */
-static int cmd_providers(struct vmmem_ctx *ctx, bool verbose, bool json)
+static void providers_text(struct vmmem_ctx *ctx, const char *path, size_t failed,
+			   bool verbose)
 {
-	char path[PATH_MAX * 2];
-	size_t failed = 0, n;
+	size_t n = vmmem_ctx_provider_count(ctx);
 
-	vmmem_ctx_search_path(ctx, path, sizeof(path));
-	vmmem_ctx_load_all(ctx, &failed);
-	n = vmmem_ctx_provider_count(ctx);
-	if (json) {
-		providers_json(ctx, path, failed);
-	} else {
-		printf("search path: %s\n", path);
-		printf("%zu provider%s found%s\n", n, n == 1 ? "" : "s",
-		       failed ? " (some plugins failed to load, see below)" : "");
-	}
-	for (size_t i = 0; !json && i < n; i++) {
+	printf("search path: %s\n", path);
+	printf("%zu provider%s found%s\n", n, n == 1 ? "" : "s",
+	       failed ? " (some plugins failed to load, see below)" : "");
+	for (size_t i = 0; i < n; i++) {
 		const struct vmmem_provider *p = vmmem_ctx_provider_at(ctx, i);
 		uint32_t v = vmmem_provider_version(p);
 
@@ -234,11 +219,27 @@ static int cmd_providers(struct vmmem_ctx *ctx, bool verbose, bool json)
 			printf("  %-14s %-6s %-8s %s\n", key, type_name(type), def ? def : "-", help);
 		}
 	}
-	if (verbose && !json)
-		printf("\nkeys every region takes:\n");
-	for (size_t k = 0; verbose && !json && k < N_COMMON_KEYS; k++)
+	if (!verbose)
+		return;
+	printf("\nkeys every region takes:\n");
+	for (size_t k = 0; k < N_COMMON_KEYS; k++)
 		printf("  %-16s %-6s %-8s %s\n", common_keys[k][0], common_keys[k][1],
 		       common_keys[k][2], common_keys[k][3]);
+}
+
+/* providers: each provider found; with @verbose also its options and the keys every
+ * region takes, each with type and default; with @json all of it as one JSON object. */
+static int cmd_providers(struct vmmem_ctx *ctx, bool verbose, bool json)
+{
+	char path[PATH_MAX * 2];
+	size_t failed = 0;
+
+	vmmem_ctx_search_path(ctx, path, sizeof(path));
+	vmmem_ctx_load_all(ctx, &failed);
+	if (json)
+		providers_json(ctx, path, failed);
+	else
+		providers_text(ctx, path, failed, verbose);
 	if (failed)
 		fprintf(stderr, "vmmem: %zu plugin%s failed to load; last: %s\n", failed,
 			failed == 1 ? "" : "s", vmmem_errormsg());
@@ -454,7 +455,7 @@ static bool command_options(const char *cmd, const char *usage_text, int argc, c
 			*status = CLI_OK;
 			return false;
 		case OPT_VERSION:
-			*status = version();
+			*status = cli_version();
 			return false;
 		case OPT_JSON:
 			*json = true;
@@ -509,11 +510,12 @@ static const struct command {
 	const char *name;
 	int (*run)(struct vmmem_ctx *ctx, int argc, char **argv);
 	bool needs_ctx;
+	const char *usage; /* COMMAND --help, vmmem help COMMAND */
 } commands[] = {
-	{ "providers", run_providers, true },
-	{ "map", run_map, true },
-	{ "snapshot", run_snapshot, true },
-	{ "help", run_help, false },
+	{ "providers", run_providers, true, usage_providers },
+	{ "map", run_map, true, usage_map },
+	{ "snapshot", run_snapshot, true, snapshot_usage_text },
+	{ "help", run_help, false, usage_help },
 };
 
 static const struct command *find_command(const char *name)
@@ -526,6 +528,7 @@ static const struct command *find_command(const char *name)
 
 static int run_help(struct vmmem_ctx *ctx, int argc, char **argv)
 {
+	const struct command *cmd;
 	bool json = false, verbose = false;
 	int status;
 
@@ -540,16 +543,10 @@ static int run_help(struct vmmem_ctx *ctx, int argc, char **argv)
 		usage(stdout);
 		return CLI_OK;
 	}
-	if (!strcmp(argv[optind], "providers"))
-		fputs(usage_providers, stdout);
-	else if (!strcmp(argv[optind], "map"))
-		fputs(usage_map, stdout);
-	else if (!strcmp(argv[optind], "snapshot"))
-		snapshot_usage(stdout);
-	else if (!strcmp(argv[optind], "help"))
-		fputs(usage_help, stdout);
-	else
+	cmd = find_command(argv[optind]);
+	if (!cmd)
 		return usage_error("help", "unknown command '%s'", argv[optind]);
+	fputs(cmd->usage, stdout);
 	return CLI_OK;
 }
 
@@ -573,7 +570,7 @@ int main(int argc, char **argv)
 			provider_path = optarg;
 			break;
 		case 'V':
-			return version();
+			return cli_version();
 		case 'h':
 			usage(stdout);
 			return CLI_OK;
