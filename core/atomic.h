@@ -40,7 +40,8 @@ struct vmm_section_hint {
 	 * holds live in the host, so a read translated by the hint skips the region lookup.
 	 * Set by the view @view that found it; reset with every new hint. */
 	const void *view;
-	uint64_t host_first, host_last; /* keys (IOVAs) inside one region, inclusive */
+	uint64_t host_first, host_span; /* keys (IOVAs) [host_first, host_first + host_span]
+					 * inside one region */
 	const uint8_t *host;            /* host address of @host_first */
 };
 extern __thread struct vmm_section_hint vmm_section_hint __attribute__((tls_model("initial-exec")));

@@ -356,7 +356,7 @@ static inline int read_obj_hinted(struct vmmem_iommu *io, uint64_t gpa, void *ob
 
 		h->view = io;
 		h->host_first = h->first + (g_lo - h->value);
-		h->host_last = h->first + (g_hi - h->value);
+		h->host_span = g_hi - g_lo;
 		h->host = s->host + (g_lo - s->gpa);
 		vmm_copy(obj, s->host + (gpa - s->gpa), size);
 		return 0;
@@ -403,32 +403,62 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 	return rc;
 }
 
+/* Read a small object at @gpa of @m (translated for reading): the region lookup and the
+ * copy inline (what vmmem_memory_read_obj does), anything unusual (guarded region,
+ * crossing, no region) through it. */
+static __attribute__((noinline)) int read_obj_at(const struct vmmem_memory *m, uint64_t gpa,
+						 void *obj, size_t size)
+{
+	const struct vmm_slot *s = vmm_lookup(m, gpa);
+
+	if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
+		vmm_copy(obj, s->host + (gpa - s->gpa), size);
+		return 0;
+	}
+	return vmmem_memory_read_obj(m, gpa, obj, size);
+}
+
+/* What the cells of the table did not translate: the entries through the bucket index,
+ * else the general way (a miss, a refusal, an object across a piece boundary). */
+static __attribute__((noinline)) int read_obj_by_entry(struct vmmem_iommu *io,
+						       const struct vmm_iotlb_table *t,
+						       uint64_t iova, void *obj, size_t size)
+{
+	const struct vmm_iotlb_entry *e = vmm_iotlb_entry_at(t, iova);
+
+	if (likely(e && size - 1 <= e->last - iova && (VMM_IOTLB_PERM(e) & VMMEM_ACCESS_READ)))
+		return read_obj_at(mem_of(io), e->gpa + (iova - e->iova), obj, size);
+	return object_slow(io, iova, obj, size, false);
+}
+
 /*
  * A small object outside the hint's host window, while the hint is this IOTLB's: the hint
  * exists only inside the section that found it, so the caller is in a read section and the
- * table can be used at once (no section check, no argument checks again). The bucket index,
- * the region lookup and the copy; the hint and its window are left as they are (with reads
- * spread over many entries, refreshing them on every call costs more than it saves). A
- * separate function so the window path needs no stack frame; a miss, a refusal or an
- * object across a piece boundary goes the general way.
+ * table can be used at once (no section check, no argument checks again). The table's cell
+ * for the IOVA, then the one-region memory's lookup and the copy; everything else (another
+ * entry of the bucket, several regions) in out-of-line steps, so that this path needs no
+ * stack frame. The hint and its window are left as they are (with reads spread over many
+ * entries, refreshing them on every call costs more than it saves).
  */
 static __attribute__((noinline)) int read_obj_in_section(struct vmmem_iommu *io, uint64_t iova,
-							 void *obj, size_t size)
+							 void *obj, size_t size,
+							 const struct vmmem_iotlb *tlb)
 {
-	const struct vmm_iotlb_entry *e = vmm_iotlb_entry_at(vmm_iotlb_table(io->tlb), iova);
+	const struct vmm_iotlb_table *t = vmm_iotlb_table(tlb);
+	const struct vmmem_memory *m;
+	const struct vmm_slot *s;
+	uint64_t gpa;
 
-	if (likely(e && size - 1 <= e->last - iova && (VMM_IOTLB_PERM(e) & VMMEM_ACCESS_READ))) {
-		const struct vmmem_memory *m = mem_of(io);
-		const uint64_t gpa = e->gpa + (iova - e->iova);
-		const struct vmm_slot *s = vmm_lookup(m, gpa);
-
-		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
-			vmm_copy(obj, s->host + (gpa - s->gpa), size);
-			return 0;
-		}
-		return vmmem_memory_read_obj(m, gpa, obj, size);
+	if (unlikely(!vmm_iotlb_cell_find(t, iova, size, VMMEM_ACCESS_READ, &gpa)))
+		return read_obj_by_entry(io, t, iova, obj, size);
+	m = mem_of(io);
+	s = m->slots;
+	if (likely(m->count == 1) && likely(gpa - s->gpa <= s->last - s->gpa) &&
+	    likely(size - 1 <= s->last - gpa) && likely(!vmm_slot_guarded(s))) {
+		vmm_copy(obj, s->host + (gpa - s->gpa), size);
+		return 0;
 	}
-	return object_slow(io, iova, obj, size, false);
+	return read_obj_at(m, gpa, obj, size);
 }
 
 /* The hit path of a small object: a hint exists only inside the section that found it, so
@@ -441,12 +471,12 @@ int vmmem_iommu_read_obj(struct vmmem_iommu *io, uint64_t iova, void *obj, size_
 	    likely(h->owner == io->tlb)) {
 		/* Translated before in this section, in a region already found: host memory
 		 * straight away (the hint was made for reading, by this view). */
-		if (likely(h->view == io) && iova - h->host_first <= h->host_last - h->host_first &&
-		    size - 1 <= h->host_last - iova) {
+		if (likely(h->view == io) && iova - h->host_first <= h->host_span &&
+		    size - 1 <= h->host_span - (iova - h->host_first)) {
 			vmm_copy(obj, h->host + (iova - h->host_first), size);
 			return 0;
 		}
-		return read_obj_in_section(io, iova, obj, size);
+		return read_obj_in_section(io, iova, obj, size, io->tlb);
 	}
 	return object_slow(io, iova, obj, size, false);
 }

@@ -26,10 +26,22 @@ static unsigned int bucket_bits(size_t cap)
 	return k;
 }
 
+/* Two empty cells that cover the whole IOVA space: every lookup takes the entries. */
+static void no_cells(struct vmm_iotlb_table *t)
+{
+	t->cshift = 63;
+	t->cmask = ((uint64_t)1 << 63) - 1;
+	memset(t->cell, 0, 2 * sizeof(t->cell[0]));
+}
+
 static struct vmm_iotlb_table *table_new(size_t cap)
 {
 	size_t nb = ((size_t)1 << bucket_bits(cap)) + 2;
-	struct vmm_iotlb_table *t = malloc(sizeof(*t) + cap * sizeof(t->e[0]) + nb * sizeof(uint32_t));
+	size_t ncells = nb - 2 <= VMM_IOTLB_CELL_BUCKETS ? nb : 2;
+	const size_t align = _Alignof(struct vmm_iotlb_cell);
+	size_t cells_at = (sizeof(struct vmm_iotlb_table) + cap * sizeof(struct vmm_iotlb_entry) +
+			   nb * sizeof(uint32_t) + align - 1) & ~(align - 1);
+	struct vmm_iotlb_table *t = malloc(cells_at + ncells * sizeof(struct vmm_iotlb_cell));
 
 	if (!t) {
 		vmm_err(-ENOMEM, "iotlb: out of memory for a table of %zu entries", cap);
@@ -40,7 +52,48 @@ static struct vmm_iotlb_table *table_new(size_t cap)
 	t->base = t->span = 0;
 	t->shift = 0;
 	t->bucket = (uint32_t *)&t->e[cap];
+	t->cell = (struct vmm_iotlb_cell *)((char *)t + cells_at);
+	no_cells(t);
 	return t;
+}
+
+
+/* Fill the cells of an indexed table of @nb buckets (see struct vmm_iotlb_cell), in
+ * offsets from base, or leave it without cells. */
+static void table_cells(struct vmm_iotlb_table *t, uint64_t nb)
+{
+	const uint64_t mask = ((uint64_t)1 << t->shift) - 1; /* shift <= 63 */
+	size_t j = 0;
+
+	if (nb > VMM_IOTLB_CELL_BUCKETS || mask > UINT32_MAX)
+		return; /* no_cells() holds since table_new() */
+	t->cshift = t->shift;
+	t->cmask = mask;
+	for (uint64_t b = 0; b < nb; b++) {
+		struct vmm_iotlb_cell *c = &t->cell[b];
+		uint64_t s = b << t->shift, e = s + mask;
+		const struct vmm_iotlb_entry *a = &t->e[t->bucket[b]];
+
+		*c = (struct vmm_iotlb_cell){ .last = { 0, (uint32_t)mask }, .b_first = (uint32_t)mask };
+		if (a->iova - t->base <= s) { /* a->last reaches s: the bucket index says so */
+			uint64_t last = a->last - t->base;
+
+			c->last[0] = (uint32_t)((last < e ? last : e) - s);
+			c->perm[0] = (uint8_t)VMM_IOTLB_PERM(a);
+			c->delta[0] = a->gpa - a->iova;
+		}
+		if (j < t->bucket[b])
+			j = t->bucket[b];
+		while (j < t->count && t->e[j].last - t->base < e)
+			j++;
+		if (j < t->count && t->e[j].iova - t->base <= e) {
+			uint64_t first = t->e[j].iova - t->base;
+
+			c->b_first = (uint32_t)((first > s ? first : s) - s);
+			c->perm[1] = (uint8_t)VMM_IOTLB_PERM(&t->e[j]);
+			c->delta[1] = t->e[j].gpa - t->e[j].iova;
+		}
+	}
 }
 
 /* Build the bucket index of a finished table (entries sorted, count final). */
@@ -66,6 +119,7 @@ static void table_index(struct vmm_iotlb_table *t)
 			i++;
 		t->bucket[b] = (uint32_t)i;
 	}
+	table_cells(t, nb);
 }
 
 static void table_free(void *t)

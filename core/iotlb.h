@@ -30,13 +30,36 @@ struct vmm_iotlb_entry {
  * and usually resolves among one or two entries, so it costs the same at 64 and at 4096
  * entries for layouts as a vIOMMU makes them; a crowded bucket is searched by halving.
  */
+/*
+ * What one bucket translates without looking at an entry: piece A, the part of the entry
+ * holding the bucket's first byte that lies in the bucket, and piece B, the part of the
+ * entry holding its last byte. A bucket inside one entry has A = B; entries that start and
+ * end inside the bucket are in neither piece and are found through the entries. The random
+ * hop between entries (a queue's descriptors spread over many mappings) then costs one
+ * load of 32 bytes before the GPA is known, instead of a bucket, an entry and the entry it
+ * picks. The cells use the buckets' grid. They are built for tables of up to
+ * VMM_IOTLB_CELL_BUCKETS buckets (32 bytes each; 8 MiB at most) whose buckets are at most
+ * 4 GiB (offsets in 32 bits); other tables get two empty cells that cover everything
+ * (cshift 63), and their lookups take the entries.
+ */
+#define VMM_IOTLB_CELL_BUCKETS ((size_t)1 << 18)
+struct vmm_iotlb_cell {
+	uint64_t delta[2]; /* GPA - IOVA (mod 2^64) of piece A, piece B */
+	uint32_t last[2];  /* A covers bucket offsets [0, last[0]]; last[1] is the bucket's last */
+	uint32_t b_first;  /* B covers [b_first, last[1]] */
+	uint8_t perm[2];   /* permission of A, B; 0 = no such piece */
+};
+
 struct vmm_iotlb_table {
 	uint64_t gen;      /* unique in the process, never 0 */
 	size_t count;
 	uint64_t base;     /* e[0].iova */
 	uint64_t span;     /* e[count - 1].last - base */
 	uint32_t shift;    /* log2 of the bucket size */
+	uint32_t cshift;   /* log2 of the size a cell covers: shift, or 63 without cells */
+	uint64_t cmask;    /* that size - 1 */
 	uint32_t *bucket;  /* (span >> shift) + 2 entries, after e[] in the same block */
+	struct vmm_iotlb_cell *cell; /* (span >> cshift) + 1 cells, after bucket[] */
 	struct vmm_iotlb_entry e[];
 };
 
@@ -94,6 +117,29 @@ struct vmmem_iotlb {
  * Found in the section it is used in; a change made by this thread drops it, changes made by
  * others are seen at the next section (a reader may use a translation until its section
  * ends: invalidate, then vmmem_atomic_synchronize, before acknowledging). */
+
+/* Translate [iova, iova + len) (1 <= len <= 2^32, no wrap) for @access (not 0) by the cell of its bucket
+ * alone; false when the cell cannot say (another entry, a gap, a refusal, the bucket's
+ * end): the entries decide then. Inside a section. */
+static inline bool vmm_iotlb_cell_find(const struct vmm_iotlb_table *t, uint64_t iova,
+				       uint64_t len, unsigned int access, uint64_t *gpa)
+{
+	uint64_t off = iova - t->base, rel, lim;
+	const struct vmm_iotlb_cell *c;
+	unsigned int in_b;
+
+	if (unlikely(off > t->span))
+		return false;
+	c = &t->cell[off >> t->cshift];
+	rel = off & t->cmask;
+	in_b = rel >= c->b_first; /* the pieces as arrays: no branch on a random IOVA */
+	lim = c->last[in_b];
+	/* a cell with a piece has rel < 2^32; len <= 2^32: the sum does not wrap */
+	if (unlikely((c->perm[in_b] & access) != access) || rel + (len - 1) > lim)
+		return false;
+	*gpa = iova + c->delta[in_b];
+	return true;
+}
 
 /* The current table, inside a read section. */
 static inline const struct vmm_iotlb_table *vmm_iotlb_table(const struct vmmem_iotlb *tlb)

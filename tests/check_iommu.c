@@ -1115,6 +1115,132 @@ START_TEST(test_iommu_concurrent_invalidation)
 }
 END_TEST
 
+/*
+ * Object reads through every path of vmmem_iommu_read_obj (the hint's host window, the
+ * table's cells, the entries behind them, the general way) against the IOTLB lookup and
+ * plain reads: random layouts with entries smaller and larger than a bucket, gaps, all
+ * permissions, GPAs in and out of the regions, one memory with one region and one with two,
+ * and IOVA spans wide enough that the cells are not built.
+ */
+static uint8_t pattern(uint64_t gpa)
+{
+	return (uint8_t)(gpa * 131 + (gpa >> 8) * 7 + 3);
+}
+
+static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
+				  uint64_t iova_spread, uint64_t seed)
+{
+	struct vmmem_region *regs[2];
+	struct vmmem_memory *m = NULL;
+	struct vmmem_atomic *a = NULL;
+	struct vmmem_iommu *io = NULL;
+	struct vmmem_iotlb *t = new_tlb(256, VMMEM_IOTLB_EVICT_OLDEST);
+	uint64_t x = seed, gpa_end = regions[nregions - 1][0] + regions[nregions - 1][1];
+	uint64_t iovas[64];
+	size_t nio = 0;
+
+	for (size_t i = 0; i < nregions; i++) {
+		regs[i] = tu_anon_region(regions[i][0], regions[i][1], 0);
+		for (uint64_t g = 0; g < regions[i][1]; g++)
+			((uint8_t *)vmmem_region_host(regs[i]))[g] = pattern(regions[i][0] + g);
+	}
+	ck_assert_int_eq(vmmem_memory_new(&m, regs, nregions), 0);
+	ck_assert_int_eq(vmmem_atomic_new(&a, m), 0);
+	ck_assert_int_eq(vmmem_iommu_new(&io, a, t), 0);
+	for (int round = 0; round < 40; round++) {
+		const struct vmmem_memory *held;
+
+		/* A few changes: entries of 1 byte to 64 KiB, some right after the last one. */
+		for (int k = 0; k < 12; k++) {
+			static const uint64_t sizes[] = { 1, 7, 0x100, 0x1000, 0x3000, 0x10000 };
+			uint64_t r, iova, size, gpa;
+
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			r = x >> 11;
+			size = sizes[r % 6];
+			iova = nio && r % 4 == 0 ? iovas[(r >> 8) % nio] + size
+						 : ((r >> 12) % 64) * iova_spread + (r >> 40) % 0x20000;
+			gpa = (r >> 20) % gpa_end;
+			if (gpa + size > gpa_end + 0x800)
+				gpa = gpa_end + 0x800 - size;
+			update_ok(t, iova, size, gpa, 1 + (unsigned int)((r >> 50) % 3));
+			if (nio < 64)
+				iovas[nio++] = iova;
+			else
+				iovas[(r >> 30) % 64] = iova;
+		}
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		if (x % 5 == 0)
+			ck_assert_int_ge(vmmem_iotlb_invalidate(t, iovas[(x >> 20) % nio], 0x800), 0);
+		held = vmmem_iommu_acquire(io);
+		for (int k = 0; k < 400; k++) {
+			struct vmmem_iotlb_range p[8];
+			uint8_t got[8], want[8];
+			size_t n = 0, size;
+			uint64_t r, iova;
+			int want_rc, rc;
+
+			x = x * 6364136223846793005ull + 1442695040888963407ull;
+			r = x >> 11;
+			size = 1 + r % 8;
+			/* near an entry's start or end, or anywhere around it */
+			iova = iovas[(r >> 4) % nio] + ((r >> 12) % 3 == 0   ? (r >> 16) % 16 - 8
+							: (r >> 12) % 3 == 1 ? 0xff8 + (r >> 16) % 16
+									     : (r >> 16) % 0x11000);
+			want_rc = vmmem_iotlb_lookup(t, iova, size, RD, p, 8, &n, NULL);
+			memset(got, 0xee, sizeof(got));
+			rc = vmmem_iommu_read_obj(io, iova, got, size);
+			if (want_rc < 0) {
+				ck_assert_msg(rc == want_rc, "iova 0x%llx size %zu: %d, lookup %d",
+					      (unsigned long long)iova, size, rc, want_rc);
+				continue;
+			}
+			/* Translated: the bytes of the pieces, if the regions hold them all. */
+			for (size_t i = 0, at = 0; i < n; at += p[i].len, i++) {
+				for (uint64_t b = 0; b < p[i].len; b++) {
+					uint64_t g = p[i].gpa + b;
+					bool in = false;
+
+					for (size_t j = 0; j < nregions; j++)
+						in = in || (g >= regions[j][0] &&
+							    g - regions[j][0] < regions[j][1]);
+					if (!in)
+						want_rc = VMMEM_E_UNMAPPED;
+					want[at + b] = pattern(g);
+				}
+			}
+			if (want_rc < 0) {
+				ck_assert_msg(rc < 0, "iova 0x%llx size %zu: read an unmapped GPA",
+					      (unsigned long long)iova, size);
+				continue;
+			}
+			ck_assert_msg(rc == 0, "iova 0x%llx size %zu: %d %s", (unsigned long long)iova,
+				      size, rc, vmmem_errormsg());
+			ck_assert_msg(memcmp(got, want, size) == 0, "iova 0x%llx size %zu: wrong bytes",
+				      (unsigned long long)iova, size);
+		}
+		vmmem_iommu_release(io, held);
+	}
+	vmmem_iommu_unref(io);
+	vmmem_iotlb_unref(t);
+	vmmem_atomic_unref(a);
+	vmmem_memory_unref(m);
+	for (size_t i = 0; i < nregions; i++)
+		vmmem_region_unref(regs[i]);
+}
+
+START_TEST(test_iommu_read_obj_differential)
+{
+	static const uint64_t one[][2] = { { 0, 0x40000 } };
+	static const uint64_t two[][2] = { { 0, 0x30000 }, { 0x38000, 0x10000 } };
+
+	read_obj_differential(one, 1, 0x20000, 1);              /* small buckets: cells */
+	read_obj_differential(two, 2, 0x20000, 2);              /* two regions, holes */
+	read_obj_differential(one, 1, 0x3000, 3);               /* crowded buckets */
+	read_obj_differential(two, 2, (uint64_t)1 << 42, 4);    /* buckets > 4 GiB: no cells */
+}
+END_TEST
+
 static Suite *iommu_suite(void)
 {
 	Suite *s = suite_create("iommu");
@@ -1130,6 +1256,7 @@ static Suite *iommu_suite(void)
 	tcase_add_test(tc, test_iotlb_bad_input);
 	tcase_add_test(tc, test_iotlb_cache);
 	tcase_add_test(tc, test_iotlb_cache_differential);
+	tcase_add_test(tc, test_iommu_read_obj_differential);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("view");
