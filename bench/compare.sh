@@ -189,12 +189,13 @@ for c in "${selected[@]}"; do
 	read_slice_* | write_slice_*) add_refs+=("memcpy_${c##*_}") ;;
 	find_region_r32768) add_refs+=(find_region_r1) ;;
 	write_4k_dirty) add_refs+=(write_4k_untracked) ;;
+	read_cross_8k) add_refs+=(memcpy_cross_8k) ;;
 	iommu_*) add_refs+=("plain_${c#iommu_}") ;;
 	esac
 done
 # Companions: libvmmem-only cases measured in the same process as a host case, right after
 # it (see the Fairness note above). companion -> host.
-declare -A companion_host=([write_4k_untracked]=write_4k_dirty)
+declare -A companion_host=([write_4k_untracked]=write_4k_dirty [memcpy_cross_8k]=read_cross_8k)
 # The untranslated twins of the IOMMU cases: same memory, same addresses, same process.
 for n in 1 64 4096; do
 	companion_host[plain_read_obj_u64_e$n]=iommu_read_obj_u64_e$n
@@ -390,6 +391,8 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 				if (c in IOMMU_F)
 					goal = sprintf("<=1.50x untranslated: %.2fx %s", IOMMU_F[c], ok(IOMMU_F[c] <= 1.5))
 				else goal = "<=1.50x untranslated: n/a"
+			} else if (c == "memcpy_cross_8k") {
+				goal = "(reference: the two memcpy calls alone)"
 			} else if (c ~ /^memcpy_/ || c ~ /^raw_read_/ || c ~ /^plain_/ || c == "write_4k_untracked")
 				goal = "(reference)"
 			printf "%-24s %12s %12s %7s %9s %9s  %s\n", c, fmt(a, "%.3f"), fmt(o, "%.3f"), \
@@ -458,6 +461,17 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 			if ((c64 in O) && (c4k in O) && O[c64] > 0)
 				printf "  %s / %s (flat from 64 to 4096 entries): %.2fx (goal <= 1.20) %s\n", \
 					c4k, c64, O[c4k] / O[c64], ok(O[c4k] / O[c64] <= 1.2)
+		}
+		# The crossing read over the two memcpy calls it comes down to (memcpy_cross_8k,
+		# measured in the libvmmem process): what each library adds to the copy.
+		if (("read_cross_8k" in O) && O["memcpy_cross_8k"] > 0) {
+			fl = O["memcpy_cross_8k"]
+			printf "  read_cross_8k above its two memcpy calls (memcpy_cross_8k %.3f ns): libvmmem +%.3f ns", \
+				fl, O["read_cross_8k"] - fl
+			if ("read_cross_8k" in A)
+				printf ", vm-memory +%.3f ns; the copies alone take %.2fx the vm-memory read", \
+					A["read_cross_8k"] - fl, fl / A["read_cross_8k"]
+			printf "\n"
 		}
 		split("bitmap_scan_1g bitmap_scan_dirty_at_1g", SCANS, " ")
 		for (k = 1; k <= 2; k++) {

@@ -63,36 +63,50 @@ static struct vmm_iotlb_table *table_new(size_t cap)
 static void table_cells(struct vmm_iotlb_table *t, uint64_t nb)
 {
 	const uint64_t mask = ((uint64_t)1 << t->shift) - 1; /* shift <= 63 */
-	size_t j = 0;
+	const struct vmm_iotlb_cell empty = { .last = { 0, (uint32_t)mask },
+					      .b_first = (uint32_t)mask };
 
 	if (nb > VMM_IOTLB_CELL_BUCKETS || mask > UINT32_MAX)
 		return; /* no_cells() holds since table_new() */
 	t->cshift = t->shift;
 	t->cmask = mask;
-	for (uint64_t b = 0; b < nb; b++) {
-		struct vmm_iotlb_cell *c = &t->cell[b];
-		uint64_t s = b << t->shift, e = s + mask;
-		const struct vmm_iotlb_entry *a = &t->e[t->bucket[b]];
+	for (uint64_t b = 0; b < nb; b++)
+		t->cell[b] = empty;
+	/* Entry by entry: the bucket it starts in gets it as piece B, the one it ends in as
+	 * piece A, the buckets between get it whole. One entry holds a given byte, so each
+	 * piece is set by one entry at most; an entry inside one bucket, touching neither of
+	 * its ends, is in no cell. */
+	for (size_t i = 0; i < t->count; i++) {
+		const struct vmm_iotlb_entry *e = &t->e[i];
+		const uint64_t first = e->iova - t->base, last = e->last - t->base;
+		const uint64_t bf = first >> t->shift, bl = last >> t->shift;
+		const uint64_t delta = e->gpa - e->iova;
+		const uint8_t perm = (uint8_t)VMM_IOTLB_PERM(e);
+		const struct vmm_iotlb_cell whole = { .delta = { delta, delta },
+						      .last = { (uint32_t)mask, (uint32_t)mask },
+						      .b_first = 0, .perm = { perm, perm } };
+		struct vmm_iotlb_cell *c;
 
-		*c = (struct vmm_iotlb_cell){ .last = { 0, (uint32_t)mask }, .b_first = (uint32_t)mask };
-		if (a->iova - t->base <= s) { /* a->last reaches s: the bucket index says so */
-			uint64_t last = a->last - t->base;
-
-			c->last[0] = (uint32_t)((last < e ? last : e) - s);
-			c->perm[0] = (uint8_t)VMM_IOTLB_PERM(a);
-			c->delta[0] = a->gpa - a->iova;
+		if ((last & mask) == mask) { /* reaches its last bucket's end: B there */
+			c = &t->cell[bl];
+			c->b_first = (uint32_t)(bf == bl ? first & mask : 0);
+			c->delta[1] = delta;
+			c->perm[1] = perm;
 		}
-		if (j < t->bucket[b])
-			j = t->bucket[b];
-		while (j < t->count && t->e[j].last - t->base < e)
-			j++;
-		if (j < t->count && t->e[j].iova - t->base <= e) {
-			uint64_t first = t->e[j].iova - t->base;
-
-			c->b_first = (uint32_t)((first > s ? first : s) - s);
-			c->perm[1] = (uint8_t)VMM_IOTLB_PERM(&t->e[j]);
-			c->delta[1] = t->e[j].gpa - t->e[j].iova;
+		if ((first & mask) == 0 || bf != bl) { /* holds its last bucket's start: A */
+			c = &t->cell[bl];
+			c->last[0] = (uint32_t)(last & mask);
+			c->delta[0] = delta;
+			c->perm[0] = perm;
 		}
+		if (bf == bl)
+			continue;
+		c = &t->cell[bf]; /* holds its first bucket's end: B */
+		c->b_first = (uint32_t)(first & mask);
+		c->delta[1] = delta;
+		c->perm[1] = perm;
+		for (uint64_t b = bf + 1; b < bl; b++)
+			t->cell[b] = whole;
 	}
 }
 
