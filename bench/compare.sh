@@ -387,6 +387,11 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 				if (r != "") goal = "<=1.00x vm-memory " ok(r <= 1.0)
 			} else if (c == "bitmap_scan_dirty_at_inline_1g") {
 				goal = "(reference: the test compiled in)"
+			} else if (c ~ /^iommu_cached_/ && c !~ /_e1$/) {
+				# One cached entry and random hops over 64 or 4096: every call is a miss
+				# (the fill), and the goal is about hits; shown for the miss cost.
+				if (c in IOMMU_F)
+					goal = sprintf("(cache misses: %.2fx untranslated)", IOMMU_F[c])
 			} else if (c ~ /^iommu_/) {
 				if (c in IOMMU_F)
 					goal = sprintf("<=1.50x untranslated: %.2fx %s", IOMMU_F[c], ok(IOMMU_F[c] <= 1.5))
@@ -453,7 +458,12 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 		for (k = 1; k <= 3; k++) {
 			for (e = 1; e <= 4096; e *= 64) {
 				c = "iommu_" IOP[k] "_e" e
-				if (c in IOMMU_F)
+				if (!(c in IOMMU_F))
+					continue
+				if (IOP[k] ~ /^cached_/ && e > 1)
+					printf "  %s / plain_%s_e%d (same process): %.2fx (a fill per call: no goal)\n", \
+						c, IOP[k], e, IOMMU_F[c]
+				else
 					printf "  %s / plain_%s_e%d (same process): %.2fx (goal <= 1.50) %s\n", \
 						c, IOP[k], e, IOMMU_F[c], ok(IOMMU_F[c] <= 1.5)
 			}
