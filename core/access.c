@@ -70,12 +70,43 @@ static int check_transfer(const struct vmmem_memory *m, uint64_t gpa, const void
 	return 0;
 }
 
+/*
+ * The common transfer: 1 <= len <= SSIZE_MAX bytes inside one plain region (not guarded,
+ * and writable when writing). One lookup, the copy and the dirty mark, without the walk;
+ * false (nothing done) sends the caller to the general path, which checks and reports.
+ */
+static inline bool transfer_one_region(const struct vmmem_memory *m, uint64_t gpa, uint8_t *buf,
+				       size_t len, bool to_guest)
+{
+	const struct vmm_slot *s;
+	uint8_t *host;
+
+	if (unlikely(!m || !buf || len - 1 >= SSIZE_MAX))
+		return false;
+	s = vmm_lookup(m, gpa);
+	/* len - 1 <= last - gpa also keeps gpa + len from passing 2^64 */
+	if (unlikely(!s || len - 1 > s->last - gpa ||
+		     (s->region_ro & (to_guest ? VMM_SLOT_RO | VMM_SLOT_GUARDED : VMM_SLOT_GUARDED))))
+		return false;
+	host = s->host + (gpa - s->gpa);
+	if (to_guest) {
+		vmm_copy(host, buf, len);
+		vmm_mark_written(m, vmm_slot_region(s), gpa - s->gpa, gpa, len);
+	} else {
+		vmm_copy(buf, host, len);
+	}
+	return true;
+}
+
 static ssize_t transfer_some(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len,
 			     bool to_guest)
 {
-	int rc = check_transfer(m, gpa, buf, len), why;
+	int rc, why;
 	size_t done;
 
+	if (likely(transfer_one_region(m, gpa, buf, len, to_guest)))
+		return (ssize_t)len;
+	rc = check_transfer(m, gpa, buf, len);
 	if (rc)
 		return rc < 0 ? rc : 0;
 	done = transfer(m, gpa, buf, len, to_guest, &why);
@@ -87,9 +118,15 @@ static ssize_t transfer_some(const struct vmmem_memory *m, uint64_t gpa, void *b
 static int transfer_exact(const struct vmmem_memory *m, uint64_t gpa, void *buf, size_t len,
 			  bool to_guest, size_t *done_out)
 {
-	int rc = check_transfer(m, gpa, buf, len), why;
+	int rc, why;
 	size_t done = 0;
 
+	if (likely(transfer_one_region(m, gpa, buf, len, to_guest))) {
+		if (done_out)
+			*done_out = len;
+		return 0;
+	}
+	rc = check_transfer(m, gpa, buf, len);
 	if (rc == 0) {
 		done = transfer(m, gpa, buf, len, to_guest, &why);
 		if (done == 0)
