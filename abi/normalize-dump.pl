@@ -9,6 +9,7 @@
 #     reordered; the calling convention itself follows from the types, which stay compared.
 #   - Source, SourceLine, Line, Sources: which file and line a function is defined on.
 #   - UndefinedSymbols, Needed: what the library imports, not what it offers.
+#   - SymbolInfo entries of symbols the library does not export (see below).
 # Types, sizes, offsets of struct fields, enum values, parameter and return types, symbol
 # names and symbol versions are kept untouched.
 #
@@ -81,6 +82,24 @@ if (defined $base_file) {
 		(my $bare = $name) =~ s/^struct //;
 		print "$bare\n"; # check.sh lets abidiff pass this growth too
 	}
+}
+
+# Only what the library exports: abi-dumper matches public headers by file name, so an
+# internal header of the same name (core/atomic.h beside vmmem/atomic.h) brings in the
+# library's hidden variables (the per-thread section hint, say) and their struct types,
+# whose layout is the library's own business.
+my %exported;
+for my $lib (values %{ $VAR1->{Symbols} || {} }) {
+	for my $name (keys %$lib) {
+		(my $bare = $name) =~ s/@.*//;
+		$exported{$bare} = 1;
+	}
+}
+for my $id (keys %{ $VAR1->{SymbolInfo} || {} }) {
+	my $sym = $VAR1->{SymbolInfo}{$id};
+	my $name = $sym->{MnglName} // $sym->{ShortName} // '';
+	$name =~ s/@.*//;
+	delete $VAR1->{SymbolInfo}{$id} unless $exported{$name};
 }
 
 for my $sym (values %{ $VAR1->{SymbolInfo} || {} }) {

@@ -189,6 +189,7 @@ for c in "${selected[@]}"; do
 	read_slice_* | write_slice_*) add_refs+=("memcpy_${c##*_}") ;;
 	find_region_r32768) add_refs+=(find_region_r1) ;;
 	write_4k_dirty) add_refs+=(write_4k_untracked) ;;
+	atomic_memory_guard_nested) add_refs+=(atomic_memory_guard) ;;
 	read_cross_8k) add_refs+=(memcpy_cross_8k) ;;
 	iommu_*) add_refs+=("plain_${c#iommu_}") ;;
 	esac
@@ -374,6 +375,10 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo '?')
 					f = o / O["find_region_r1"]
 					goal = sprintf("<=2x find_region_r1: %.2fx %s", f, ok(f <= 2))
 				}
+			} else if (c == "atomic_memory_guard_nested") {
+				if (A["atomic_memory_guard"] > 0)
+					goal = sprintf("(a guard inside a held one: %.2fx vm-memory guard)", \
+						       o / A["atomic_memory_guard"])
 			} else if (c ~ /^atomic_memory_guard/) {
 				if (r != "") {
 					goal = "<=0.50x vm-memory " ok(r <= 0.5)

@@ -57,7 +57,8 @@ if(BUILD_TESTING)
                           struct_fields_reordered struct_field_resized parameter_type_changed
                           symbol_removed enum_value_changed provider_table_member_moved
                           provider_table_appended provider_table_member_inserted
-                          symbol_moved_between_nodes opaque_struct_changed)
+                          symbol_moved_between_nodes opaque_struct_changed
+                          internal_header_struct_changed)
       add_test(NAME abi_gate_${case}
         COMMAND ${CMAKE_COMMAND} -E env CC=${CMAKE_C_COMPILER}
                 ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/abi_gate_test.py
