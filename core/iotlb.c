@@ -34,7 +34,7 @@ static void no_cells(struct vmm_iotlb_table *t)
 	memset(t->cell, 0, 2 * sizeof(t->cell[0]));
 }
 
-static struct vmm_iotlb_table *table_new(size_t cap)
+struct vmm_iotlb_table *vmm_iotlb_table_new(size_t cap)
 {
 	size_t nb = ((size_t)1 << bucket_bits(cap)) + 2;
 	size_t ncells = nb - 2 <= VMM_IOTLB_CELL_BUCKETS ? nb : 2;
@@ -52,6 +52,7 @@ static struct vmm_iotlb_table *table_new(size_t cap)
 	t->base = t->span = 0;
 	t->shift = 0;
 	t->bucket = (uint32_t *)&t->e[cap];
+	t->ncells = ncells;
 	t->cell = (struct vmm_iotlb_cell *)((char *)t + cells_at);
 	no_cells(t);
 	return t;
@@ -66,8 +67,10 @@ static void table_cells(struct vmm_iotlb_table *t, uint64_t nb)
 	const struct vmm_iotlb_cell empty = { .last = { 0, (uint32_t)mask },
 					      .b_first = (uint32_t)mask };
 
-	if (nb > VMM_IOTLB_CELL_BUCKETS || mask > UINT32_MAX)
-		return; /* no_cells() holds since table_new() */
+	/* The allocation follows the capacity, the index the count: a table with room for
+	 * more than 2^17 entries has 2 cells even if its count needs fewer buckets. */
+	if (nb > t->ncells || nb > VMM_IOTLB_CELL_BUCKETS || mask > UINT32_MAX)
+		return; /* no_cells() holds since vmm_iotlb_table_new() */
 	t->cshift = t->shift;
 	t->cmask = mask;
 	for (uint64_t b = 0; b < nb; b++)
@@ -111,7 +114,7 @@ static void table_cells(struct vmm_iotlb_table *t, uint64_t nb)
 }
 
 /* Build the bucket index of a finished table (entries sorted, count final). */
-static void table_index(struct vmm_iotlb_table *t)
+void vmm_iotlb_table_index(struct vmm_iotlb_table *t)
 {
 	unsigned int k = bucket_bits(t->count);
 	uint64_t nb;
@@ -136,7 +139,7 @@ static void table_index(struct vmm_iotlb_table *t)
 	table_cells(t, nb);
 }
 
-static void table_free(void *t)
+void vmm_iotlb_table_free(void *t)
 {
 	free(t);
 }
@@ -229,7 +232,7 @@ int vmmem_iotlb_new(struct vmmem_iotlb **out, size_t max_entries, unsigned int p
 	tlb = calloc(1, sizeof(*tlb));
 	if (!tlb)
 		return vmm_err(-ENOMEM, "iotlb: out of memory");
-	tlb->table = table_new(0);
+	tlb->table = vmm_iotlb_table_new(0);
 	tlb->last_node = vmm_retired_node();
 	if (!tlb->table || !tlb->last_node) {
 		free(tlb->table);
@@ -339,8 +342,8 @@ static size_t cut_and_insert(const struct vmm_iotlb_table *old, struct vmm_iotlb
 static void publish_table(struct vmmem_iotlb *tlb, struct vmm_iotlb_table *t,
 			  struct vmm_retired *node)
 {
-	table_index(t);
-	vmm_rcu_publish((void **)&tlb->table, t, node, table_free);
+	vmm_iotlb_table_index(t);
+	vmm_rcu_publish((void **)&tlb->table, t, node, vmm_iotlb_table_free);
 	__atomic_store_n(&tlb->generation, t->gen, __ATOMIC_RELEASE);
 }
 
@@ -404,7 +407,7 @@ int vmmem_iotlb_update(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size, ui
 		return -ENOMEM;
 	pthread_mutex_lock(&tlb->writer);
 	old = tlb->table;
-	t = table_new(old->count + 2); /* one entry split in three at most */
+	t = vmm_iotlb_table_new(old->count + 2); /* one entry split in three at most */
 	if (!t) {
 		pthread_mutex_unlock(&tlb->writer);
 		free(node);
@@ -446,7 +449,7 @@ int vmmem_iotlb_invalidate(struct vmmem_iotlb *tlb, uint64_t iova, uint64_t size
 	if (!node)
 		return -ENOMEM;
 	pthread_mutex_lock(&tlb->writer);
-	t = table_new(tlb->table->count + 1); /* one entry split in two at most */
+	t = vmm_iotlb_table_new(tlb->table->count + 1); /* one entry split in two at most */
 	if (!t) {
 		pthread_mutex_unlock(&tlb->writer);
 		free(node);
@@ -478,7 +481,7 @@ int vmmem_iotlb_invalidate_all(struct vmmem_iotlb *tlb)
 	node = vmm_retired_node();
 	if (!node)
 		return -ENOMEM;
-	t = table_new(0);
+	t = vmm_iotlb_table_new(0);
 	if (!t) {
 		free(node);
 		return -ENOMEM;

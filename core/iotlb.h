@@ -59,6 +59,7 @@ struct vmm_iotlb_table {
 	uint32_t cshift;   /* log2 of the size a cell covers: shift, or 63 without cells */
 	uint64_t cmask;    /* that size - 1 */
 	uint32_t *bucket;  /* (span >> shift) + 2 entries, after e[] in the same block */
+	size_t ncells;     /* cells allocated: room for the index of the capacity, or 2 */
 	struct vmm_iotlb_cell *cell; /* (span >> cshift) + 1 cells, after bucket[] */
 	struct vmm_iotlb_entry e[];
 };
@@ -117,6 +118,14 @@ struct vmmem_iotlb {
  * Found in the section it is used in; a change made by this thread drops it, changes made by
  * others are seen at the next section (a reader may use a translation until its section
  * ends: invalidate, then vmmem_atomic_synchronize, before acknowledging). */
+
+/* A table with room for @cap entries, none yet (NULL and a message on ENOMEM). */
+struct vmm_iotlb_table *vmm_iotlb_table_new(size_t cap);
+/* Build the bucket index and the cells of a table whose entries are final (sorted, not
+ * overlapping, count set). */
+void vmm_iotlb_table_index(struct vmm_iotlb_table *t);
+/* Free a table (a retire callback). */
+void vmm_iotlb_table_free(void *t);
 
 /* Translate [iova, iova + len) (1 <= len <= 2^32, no wrap) for @access (not 0) by the cell of its bucket
  * alone; false when the cell cannot say (another entry, a gap, a refusal, the bucket's
