@@ -1136,7 +1136,7 @@ static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
 	struct vmmem_iommu *io = NULL;
 	struct vmmem_iotlb *t = new_tlb(256, VMMEM_IOTLB_EVICT_OLDEST);
 	uint64_t x = seed, gpa_end = regions[nregions - 1][0] + regions[nregions - 1][1];
-	uint64_t iovas[64];
+	uint64_t iovas[64], lens[64];
 	size_t nio = 0;
 
 	for (size_t i = 0; i < nregions; i++) {
@@ -1158,16 +1158,21 @@ static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
 			x = x * 6364136223846793005ull + 1442695040888963407ull;
 			r = x >> 11;
 			size = sizes[r % 6];
-			iova = nio && r % 4 == 0 ? iovas[(r >> 8) % nio] + size
+			/* a quarter right after an earlier entry (touching it) */
+			iova = nio && r % 4 == 0 ? iovas[(r >> 8) % nio] + lens[(r >> 8) % nio]
 						 : ((r >> 12) % 64) * iova_spread + (r >> 40) % 0x20000;
 			gpa = (r >> 20) % gpa_end;
 			if (gpa + size > gpa_end + 0x800)
 				gpa = gpa_end + 0x800 - size;
-			update_ok(t, iova, size, gpa, 1 + (unsigned int)((r >> 50) % 3));
-			if (nio < 64)
-				iovas[nio++] = iova;
-			else
+			/* permissions 0 (mapped, no access) to RW */
+			update_ok(t, iova, size, gpa, (unsigned int)((r >> 50) % 4));
+			if (nio < 64) {
+				iovas[nio] = iova;
+				lens[nio++] = size;
+			} else {
 				iovas[(r >> 30) % 64] = iova;
+				lens[(r >> 30) % 64] = size;
+			}
 		}
 		x = x * 6364136223846793005ull + 1442695040888963407ull;
 		if (x % 5 == 0)
