@@ -403,21 +403,6 @@ static __attribute__((noinline)) int object_slow(struct vmmem_iommu *io, uint64_
 	return rc;
 }
 
-/* Read a small object at @gpa of @m (translated for reading): the region lookup and the
- * copy inline (what vmmem_memory_read_obj does), anything unusual (guarded region,
- * crossing, no region) through it. */
-static __attribute__((noinline)) int read_obj_at(const struct vmmem_memory *m, uint64_t gpa,
-						 void *obj, size_t size)
-{
-	const struct vmm_slot *s = vmm_lookup(m, gpa);
-
-	if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
-		vmm_copy(obj, s->host + (gpa - s->gpa), size);
-		return 0;
-	}
-	return vmmem_memory_read_obj(m, gpa, obj, size);
-}
-
 /* What the cells of the table did not translate: the entries through the bucket index,
  * else the general way (a miss, a refusal, an object across a piece boundary). */
 static __attribute__((noinline)) int read_obj_by_entry(struct vmmem_iommu *io,
@@ -427,7 +412,7 @@ static __attribute__((noinline)) int read_obj_by_entry(struct vmmem_iommu *io,
 	const struct vmm_iotlb_entry *e = vmm_iotlb_entry_at(t, iova);
 
 	if (likely(e && size - 1 <= e->last - iova && (VMM_IOTLB_PERM(e) & VMMEM_ACCESS_READ)))
-		return read_obj_at(mem_of(io), e->gpa + (iova - e->iova), obj, size);
+		return vmmem_memory_read_obj(mem_of(io), e->gpa + (iova - e->iova), obj, size);
 	return object_slow(io, iova, obj, size, false);
 }
 
@@ -436,7 +421,7 @@ static __attribute__((noinline)) int read_obj_by_entry(struct vmmem_iommu *io,
  * exists only inside the section that found it, so the caller is in a read section and the
  * table can be used at once (no section check, no argument checks again). The table's cell
  * for the IOVA, then the one-region memory's lookup and the copy; everything else (another
- * entry of the bucket, several regions) in out-of-line steps, so that this path needs no
+ * entry of the bucket, several regions) in calls made last, so that this path needs no
  * stack frame. The hint and its window are left as they are (with reads spread over many
  * entries, refreshing them on every call costs more than it saves).
  */
@@ -458,7 +443,7 @@ static __attribute__((noinline)) int read_obj_in_section(struct vmmem_iommu *io,
 		vmm_copy(obj, s->host + (gpa - s->gpa), size);
 		return 0;
 	}
-	return read_obj_at(m, gpa, obj, size);
+	return vmmem_memory_read_obj(m, gpa, obj, size);
 }
 
 /* The hit path of a small object: a hint exists only inside the section that found it, so

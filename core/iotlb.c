@@ -58,7 +58,6 @@ struct vmm_iotlb_table *vmm_iotlb_table_new(size_t cap)
 	return t;
 }
 
-
 /* Fill the cells of an indexed table of @nb buckets (see struct vmm_iotlb_cell), in
  * offsets from base, or leave it without cells. */
 static void table_cells(struct vmm_iotlb_table *t, uint64_t nb)

@@ -24,13 +24,6 @@ struct vmm_iotlb_entry {
 #define VMM_IOTLB_PERM(e) ((unsigned int)((e)->meta & 3))
 
 /*
- * Entries sorted by IOVA, plus a bucket index like the memory's (core/memory.h): the span
- * [e[0].iova, e[count - 1].last] is cut into 2^k equal buckets (about two per entry), and
- * bucket[b] is the first entry whose last IOVA reaches bucket b. A lookup reads one bucket
- * and usually resolves among one or two entries, so it costs the same at 64 and at 4096
- * entries for layouts as a vIOMMU makes them; a crowded bucket is searched by halving.
- */
-/*
  * What one bucket translates without looking at an entry: piece A, the part of the entry
  * holding the bucket's first byte that lies in the bucket, and piece B, the part of the
  * entry holding its last byte. A bucket inside one entry has A = B; entries that start and
@@ -50,6 +43,13 @@ struct vmm_iotlb_cell {
 	uint8_t perm[2];   /* permission of A, B; 0 = no such piece */
 };
 
+/*
+ * Entries sorted by IOVA, plus a bucket index like the memory's (core/memory.h): the span
+ * [e[0].iova, e[count - 1].last] is cut into 2^k equal buckets (about two per entry), and
+ * bucket[b] is the first entry whose last IOVA reaches bucket b. A lookup reads one bucket
+ * and usually resolves among one or two entries, so it costs the same at 64 and at 4096
+ * entries for layouts as a vIOMMU makes them; a crowded bucket is searched by halving.
+ */
 struct vmm_iotlb_table {
 	uint64_t gen;      /* unique in the process, never 0 */
 	size_t count;
@@ -127,9 +127,9 @@ void vmm_iotlb_table_index(struct vmm_iotlb_table *t);
 /* Free a table (a retire callback). */
 void vmm_iotlb_table_free(void *t);
 
-/* Translate [iova, iova + len) (1 <= len <= 2^32, no wrap) for @access (not 0) by the cell of its bucket
- * alone; false when the cell cannot say (another entry, a gap, a refusal, the bucket's
- * end): the entries decide then. Inside a section. */
+/* Translate [iova, iova + len) (1 <= len <= 2^32, no wrap) for @access (not 0) by the cell
+ * of its bucket alone; false when the cell cannot say (another entry, a gap, a refusal,
+ * the bucket's end): the entries decide then. Inside a section. */
 static inline bool vmm_iotlb_cell_find(const struct vmm_iotlb_table *t, uint64_t iova,
 				       uint64_t len, unsigned int access, uint64_t *gpa)
 {
