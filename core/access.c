@@ -196,20 +196,17 @@ static __attribute__((noinline)) int write_obj_mark(const struct vmmem_memory *m
 int
 vmmem_memory_read_obj(const struct vmmem_memory *m, uint64_t gpa, void *obj, size_t size)
 {
-	if (likely(m && obj && size - 1 < 8)) { /* size 0 wraps: general path */
-		const struct vmm_slot *s = vmm_lookup(m, gpa);
-
-		if (likely(s && size - 1 <= s->last - gpa && !vmm_slot_guarded(s))) {
-			vmm_copy(obj, s->host + (gpa - s->gpa), size);
-			return 0;
-		}
-	}
+	/* size 0 wraps: general path */
+	if (likely(size - 1 < 8) && likely(transfer_one_region(m, gpa, obj, size, false)))
+		return 0;
 	return read_obj_slow(m, gpa, obj, size);
 }
 
 int
 vmmem_memory_write_obj(const struct vmmem_memory *m, uint64_t gpa, const void *obj, size_t size)
 {
+	/* transfer_one_region() as read_obj uses it, but with the dirty mark a tail call, so
+	 * that the unmarked write saves no register (44 instructions instead of 46). */
 	if (likely(m && obj && size - 1 < 8)) {
 		const struct vmm_slot *s = vmm_lookup(m, gpa);
 
