@@ -82,14 +82,3 @@ struct vmmem_memory *tu_anon_memory(const uint64_t *ranges, size_t n)
 	free(regs);
 	return m;
 }
-
-int tu_run_suite(Suite *s)
-{
-	SRunner *sr = srunner_create(s);
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}

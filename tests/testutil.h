@@ -10,6 +10,8 @@
 
 #include <vmmem.h>
 
+#include "tu_run.h"
+
 /* True when the suites run under qemu-user (the cross test presets set
  * VMMEM_TEST_UNDER_QEMU_USER=1). qemu-user 7.2 emulates the system calls a process makes but
  * not every kernel behaviour behind them: madvise is accepted and ignored (no
@@ -41,8 +43,5 @@ struct vmmem_region *tu_anon_region(uint64_t gpa, uint64_t size, uint32_t extra_
 /* Memory built from n (gpa, size) pairs of tu_anon_region() regions; the memory holds the
  * only references. ranges = {gpa0, size0, gpa1, size1, ...}. Aborts the test on failure. */
 struct vmmem_memory *tu_anon_memory(const uint64_t *ranges, size_t n);
-
-/* Run one suite with CK_NORMAL output; returns the exit status for main(). */
-int tu_run_suite(Suite *s);
 
 #endif /* VMMEM_TESTUTIL_H */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "crc32c.h"
+#include "tu_run.h"
 
 static uint32_t reference(uint32_t crc, const uint8_t *p, size_t n)
 {
@@ -93,17 +94,11 @@ int main(void)
 {
 	Suite *s = suite_create("crc32c");
 	TCase *tc = tcase_create("crc32c");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_crc32c_check_value);
 	tcase_add_test(tc, test_crc32c_matches_reference);
 	tcase_add_test(tc, test_crc32c_zeros_and_combine);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return tu_run_suite(s);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "iotlb.h"
+#include "tu_run.h"
 
 /* A table of @cap entries holding @n one-byte entries at IOVA 0x1000 + i * stride, GPA
  * 0x80000 + i, alternating read and write permission (so none would merge). */
@@ -87,16 +88,10 @@ int main(void)
 {
 	Suite *s = suite_create("iotlb_cells");
 	TCase *tc = tcase_create("cells");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_cells_capacity_beyond_cells);
 	tcase_add_test(tc, test_cells_built_and_exact);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return tu_run_suite(s);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "prealloc.h"
+#include "tu_run.h"
 
 #define KiB (UINT64_C(1) << 10)
 #define MiB (UINT64_C(1) << 20)
@@ -285,11 +286,5 @@ static Suite *prealloc_threads_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(prealloc_threads_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(prealloc_threads_suite());
 }
