@@ -823,13 +823,11 @@ static void *guard_thread_main(void *arg)
  * GUARD_THREADS new threads per rep, released together by a barrier, each running a fixed
  * count of ops sized from the single-thread figure (iters = max(1000, min_time / ns1)); a
  * rep's figure is the mean over threads of (thread wall time / iters); rep 0 is a warm-up;
- * the median over the other reps is printed.
- */
-/*
- * atomic_memory_guard_nested (libvmmem only): the same guard taken and dropped inside an
- * outer guard held across the loop, as a queue worker holds one per burst. Only the
- * outermost guard of a section publishes the reader's epoch (with a full fence where
- * membarrier is not available); a nested one only counts, whatever the protocol.
+ * the median over the other reps is printed. atomic_memory_guard_nested (libvmmem only):
+ * the same guard taken and dropped inside an outer guard held across the loop, as a queue
+ * worker holds one per burst. Only the outermost guard of a section publishes the reader's
+ * epoch (with a full fence where membarrier is not available); a nested one only counts,
+ * whatever the protocol.
  */
 static void bench_atomic(const struct cfg *cfg, size_t arg)
 {

@@ -61,6 +61,7 @@ if(BUILD_TESTING)
                           internal_header_struct_changed)
       add_test(NAME abi_gate_${case}
         COMMAND ${CMAKE_COMMAND} -E env CC=${CMAKE_C_COMPILER}
+                VMMEM_ABI_BASELINE=${VMMEM_ABI_BASELINE}
                 ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/abi_gate_test.py
                 ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/abi-gate ${case})
       set_tests_properties(abi_gate_${case} PROPERTIES LABELS "abi;abi-gate" TIMEOUT 600

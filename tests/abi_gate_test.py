@@ -5,7 +5,7 @@
 usage: abi_gate_test.py SOURCE_DIR WORK_DIR CASE
 
 Each CASE copies SOURCE_DIR (without build/ and .git) to WORK_DIR/CASE/src, makes one
-change there, and runs `abi/check.sh check` against the newest committed baseline. Harmless
+change there, and runs `abi/check.sh check` against abi_compliance's baseline. Harmless
 changes (a function body rewritten, locals reordered) must pass; each real break must fail
 with exit 1 (an incompatibility), never 2 (the check itself broke): a break that only
 breaks the build proves nothing. Prints check.sh's per-tool verdicts. For the harmless
@@ -181,7 +181,10 @@ def mutate(root, edits):
 
 
 def baseline():
-    """The newest committed baseline (abi/libvmmem-X.Y.Z.dump): what abi_compliance uses."""
+    """The baseline abi_compliance uses: VMMEM_ABI_BASELINE (ctest passes CMake's), else,
+    run by hand, the newest committed one (abi/libvmmem-X.Y.Z.dump)."""
+    if os.environ.get('VMMEM_ABI_BASELINE'):
+        return os.environ['VMMEM_ABI_BASELINE']
     dumps = [f for f in os.listdir(os.path.join(SOURCE, 'abi'))
              if f.startswith('libvmmem-') and f.endswith('.dump')]
     key = lambda f: tuple(int(x) for x in f[len('libvmmem-'):-len('.dump')].split('.'))
