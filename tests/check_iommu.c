@@ -1130,8 +1130,7 @@ static uint8_t pattern(uint64_t gpa)
 static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
 				  uint64_t iova_spread, uint64_t seed)
 {
-	struct vmmem_region *regs[2];
-	struct vmmem_memory *m = NULL;
+	struct vmmem_memory *m = tu_anon_memory(&regions[0][0], nregions);
 	struct vmmem_atomic *a = NULL;
 	struct vmmem_iommu *io = NULL;
 	struct vmmem_iotlb *t = new_tlb(256, VMMEM_IOTLB_EVICT_OLDEST);
@@ -1140,11 +1139,13 @@ static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
 	size_t nio = 0;
 
 	for (size_t i = 0; i < nregions; i++) {
-		regs[i] = tu_anon_region(regions[i][0], regions[i][1], 0);
+		struct vmmem_region *r = NULL;
+		uint64_t off = 0;
+
+		ck_assert_int_eq(vmmem_memory_to_region(m, regions[i][0], &r, &off), 0);
 		for (uint64_t g = 0; g < regions[i][1]; g++)
-			((uint8_t *)vmmem_region_host(regs[i]))[g] = pattern(regions[i][0] + g);
+			((uint8_t *)vmmem_region_host(r))[g] = pattern(regions[i][0] + g);
 	}
-	ck_assert_int_eq(vmmem_memory_new(&m, regs, nregions), 0);
 	ck_assert_int_eq(vmmem_atomic_new(&a, m), 0);
 	ck_assert_int_eq(vmmem_iommu_new(&io, a, t), 0);
 	for (int round = 0; round < 40; round++) {
@@ -1230,8 +1231,6 @@ static void read_obj_differential(const uint64_t (*regions)[2], size_t nregions,
 	vmmem_iotlb_unref(t);
 	vmmem_atomic_unref(a);
 	vmmem_memory_unref(m);
-	for (size_t i = 0; i < nregions; i++)
-		vmmem_region_unref(regs[i]);
 }
 
 START_TEST(test_iommu_read_obj_differential)
